@@ -1,0 +1,63 @@
+"""jobwire: background jobs with live progress.
+
+```python
+from jobwire import App, Progress
+
+app = App()
+
+@app.task
+def count(progress: Progress, n: int = 100) -> int:
+    for _ in progress.iter(range(n), step="counting"):
+        ...
+    return n
+```
+"""
+
+from __future__ import annotations
+
+from .app import App, Watch
+from .errors import (
+    ConfigurationError,
+    IllegalTransition,
+    InvalidArguments,
+    JobAlreadyFinished,
+    JobCancelled,
+    JobFailed,
+    JobNotFinished,
+    JobNotFound,
+    JobwireError,
+    MissingDependency,
+    OwnerLimitReached,
+    ResultNotAvailable,
+    UnknownTask,
+    WaitTimeout,
+)
+from .job import Job
+from .progress import Progress
+from .status import JobStatus
+from .tasks import Task
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "App",
+    "ConfigurationError",
+    "IllegalTransition",
+    "InvalidArguments",
+    "Job",
+    "JobAlreadyFinished",
+    "JobCancelled",
+    "JobFailed",
+    "JobNotFinished",
+    "JobNotFound",
+    "JobStatus",
+    "JobwireError",
+    "MissingDependency",
+    "OwnerLimitReached",
+    "Progress",
+    "ResultNotAvailable",
+    "Task",
+    "UnknownTask",
+    "WaitTimeout",
+    "Watch",
+]

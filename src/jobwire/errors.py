@@ -1,0 +1,97 @@
+"""The errors jobwire raises. Each docstring is the default message and says what to do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class JobwireError(Exception):
+    """A jobwire operation failed."""
+
+    #: A short machine-readable code, used in the JSON error shape of the HTTP API.
+    code = "error"
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        self.message = message or (self.__doc__ or "").strip()
+        self.details = details
+        super().__init__(self.message)
+
+
+class UnknownTask(JobwireError):
+    """No task is registered under this name. `jobwire tasks` or `App.tasks` lists them."""
+
+    code = "unknown_task"
+
+
+class JobNotFound(JobwireError):
+    """No job has this id (it may have been deleted by retention, or belong to someone else)."""
+
+    code = "job_not_found"
+
+
+class InvalidArguments(JobwireError):
+    """The task's arguments are invalid; no job was created. `details["errors"]` says which."""
+
+    code = "invalid_arguments"
+
+
+class OwnerLimitReached(JobwireError):
+    """This owner already has as many live jobs of this task as its `per_owner_limit` allows.
+    Wait for one to finish or cancel it."""
+
+    code = "owner_limit_reached"
+
+
+class JobAlreadyFinished(JobwireError):
+    """The job has already finished, so it can no longer be cancelled."""
+
+    code = "job_finished"
+
+
+class JobNotFinished(JobwireError):
+    """The job has not finished yet. Cancel it first or wait for it."""
+
+    code = "job_not_finished"
+
+
+class ResultNotAvailable(JobwireError):
+    """The job did not succeed, so it has no result. Its `error` says why."""
+
+    code = "result_not_available"
+
+
+class JobFailed(JobwireError):
+    """The job failed. Its `error` (code, message, details) says why."""
+
+    code = "job_failed"
+
+
+class JobCancelled(JobwireError):
+    """The job was cancelled. Raised inside a task by the next Progress call after a cancel
+    request; let it propagate (or clean up and re-raise)."""
+
+    code = "job_cancelled"
+
+
+class WaitTimeout(JobwireError, TimeoutError):
+    """The job did not finish within the time given to wait(). It goes on running."""
+
+    code = "wait_timeout"
+
+
+class IllegalTransition(JobwireError):
+    """This status change is not allowed by the job state machine."""
+
+    code = "illegal_transition"
+
+
+class MissingDependency(JobwireError, ImportError):
+    """An optional dependency is missing. Install the extra named in the message."""
+
+    code = "missing_dependency"
+
+
+class ConfigurationError(JobwireError):
+    """jobwire is misconfigured. The message says which setting."""
+
+    code = "configuration_error"

@@ -1,0 +1,108 @@
+"""Run attempts in a pool of processes, for CPU-bound tasks (``executor="processes"``).
+
+Each attempt runs in a child process with a Progress whose events travel back through a
+manager queue; a forwarder thread hands them to the worker, which computes the ETA and
+writes them. Cancel requests travel the other way through a manager dict that the child
+reads at most once per progress event. Tasks must be importable module-level functions.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from .threads import ThreadExecutor
+
+if TYPE_CHECKING:
+    from ..progress import Progress
+    from ..tasks import Task
+    from ..worker import Run
+
+
+class ProcessExecutor(ThreadExecutor):
+    kind = "processes"
+
+    def start(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._manager = ctx.Manager()
+        self._events: Any = self._manager.Queue()
+        self._cancelled: Any = self._manager.dict()
+        self._pool = ProcessPoolExecutor(max_workers=self.concurrency, mp_context=ctx)
+        self._runs: dict[str, Run] = {}
+        self._forwarder = threading.Thread(target=self._forward, name="jobwire-forward",
+                                           daemon=True)
+        self._forwarder.start()
+        super().start()
+
+    def _call(self, run: Run, kwargs: dict[str, Any]) -> Any:
+        if run.task.is_async:
+            return super()._call(run, kwargs)
+        self._runs[run.job_id] = run
+        try:
+            args = dict(run.record.args)
+            future = self._pool.submit(
+                _child, run.task, args, run.job_id, run.progress.interval, self._events,
+                self._cancelled,
+            )
+            state, value = future.result()
+            # The child's last counts, so the final snapshot shows where it ended.
+            run.progress.current, run.progress.total = state["current"], state["total"]
+            run.progress.step_name, run.progress.message = state["step"], state["message"]
+            return value
+        finally:
+            self._runs.pop(run.job_id, None)
+            self._cancelled.pop(run.job_id, None)
+
+    def cancel(self, run: Run) -> None:
+        if run.job_id in self._runs:
+            self._cancelled[run.job_id] = True
+        super().cancel(run)
+
+    def _forward(self) -> None:
+        while True:
+            try:
+                item = self._events.get()
+            except (EOFError, OSError, BrokenPipeError):
+                return  # the manager is gone: we are shutting down
+            if item is None:
+                return
+            job_id, kind, state, log = item
+            run = self._runs.get(job_id)
+            if run is None:
+                continue
+            p = run.progress
+            p.current, p.total, p.step_name, p.message = (
+                state["current"], state["total"], state["step"], state["message"])
+            self.worker.report(run, kind, log)
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        try:
+            self._events.put(None)
+        except (EOFError, OSError, BrokenPipeError, queue.Full):
+            pass  # the manager already stopped; the forwarder exits on its own
+        self._forwarder.join(timeout=5)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._manager.shutdown()
+
+
+def _child(task: Task, args: dict[str, Any], job_id: str, interval: float, events: Any,
+           cancelled: Any) -> tuple[dict[str, Any], Any]:
+    """Runs in the child process."""
+    from pydantic_core import to_jsonable_python
+
+    from ..progress import Progress
+
+    def sink(p: Progress, kind: str, log: str | None) -> None:
+        events.put((job_id, kind, p.state, log))
+
+    progress = Progress(job_id, sink=sink, interval=interval,
+                        cancel_source=lambda: bool(cancelled.get(job_id, False)))
+    kwargs = task.python_args(args)
+    if task.progress_param:
+        kwargs[task.progress_param] = progress
+    value = task.fn(**kwargs)
+    return progress.state, to_jsonable_python(value)

@@ -1,0 +1,42 @@
+"""Configuration: ``JOBWIRE_*`` environment variables, or the same keys in ``jobwire.toml``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    """Every key can be set as ``JOBWIRE_<KEY>`` or as ``<key> = …`` in ``jobwire.toml``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="JOBWIRE_", toml_file="jobwire.toml", extra="ignore"
+    )
+
+    database_url: str = "sqlite:///jobwire.db"
+    bus_url: str = "memory://"
+    workers: int = Field(2, ge=1, le=1024)
+    executor: Literal["threads", "processes"] = "threads"
+    progress_interval: float = Field(0.1, ge=0.0, le=60.0)
+    lease_seconds: float = Field(30.0, gt=0.0)
+    poll_interval: float = Field(0.5, gt=0.0)
+    retention_days: float = Field(7.0, gt=0.0)
+    default_owner: str = "local"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))

@@ -1,0 +1,171 @@
+"""The Store interface: where jobs, their events, results and run history are kept.
+
+The store is the single source of truth and of ``seq``: every event gets its number inside
+the transaction that writes it, and is published only after that transaction commits, so a
+stream that resumes from the store never misses or repeats what the bus already delivered.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..snapshot import Event, EventKind, JobRecord
+from ..status import JobStatus
+
+SubmitOutcome = Literal["created", "deduplicated", "cached"]
+
+
+@dataclass(slots=True)
+class Report:
+    """Progress from a running attempt (no status change)."""
+
+    job_id: str
+    attempt: int
+    kind: EventKind
+    current: int
+    total: int | None
+    step: str | None
+    message: str | None
+    eta_seconds: float | None = None
+    rate: float | None = None
+    log: str | None = None
+
+
+@dataclass(slots=True)
+class Finish:
+    """An attempt ends: ``status`` is terminal, or ``queued`` for a retry at ``run_after``."""
+
+    job_id: str
+    attempt: int
+    status: JobStatus
+    current: int
+    total: int | None
+    step: str | None
+    message: str | None
+    result: str | None = None
+    """The result as JSON text (succeeded only)."""
+    error_code: str | None = None
+    error_message: str | None = None
+    error_details: Any = None
+    run_after: float | None = None
+    duration: float | None = None
+
+
+@dataclass(slots=True)
+class WriteResult:
+    events: list[Event] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    """Jobs whose attempt no longer holds the lease: their writes were dropped."""
+    cancel_requested: set[str] = field(default_factory=set)
+    ignored: dict[str, int] = field(default_factory=dict)
+    """Transitions the state machine ignored, by reason."""
+
+
+@dataclass(slots=True)
+class Page:
+    jobs: list[JobRecord]
+    next_cursor: str | None
+
+
+class Store(ABC):
+    """Abstract store. :class:`~jobwire.store.sql.SQLStore` implements it for SQLite and
+    PostgreSQL."""
+
+    url: str
+
+    @abstractmethod
+    def upgrade(self) -> list[str]:
+        """Apply pending migrations; return the revisions applied."""
+
+    @abstractmethod
+    def submit(
+        self,
+        job: JobRecord,
+        *,
+        owner_limit: int | None = None,
+        cache_ttl: float | None = None,
+    ) -> tuple[JobRecord, SubmitOutcome]:
+        """Insert ``job`` unless its dedupe key has a live job (returned, "deduplicated") or
+        a succeeded job younger than ``cache_ttl`` (returned, "cached"). Raises
+        OwnerLimitReached when the owner has ``owner_limit`` live jobs of the task."""
+
+    @abstractmethod
+    def get(self, job_id: str) -> JobRecord | None: ...
+
+    @abstractmethod
+    def list(
+        self,
+        *,
+        status: Sequence[str] | None = None,
+        task: str | None = None,
+        owner: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page:
+        """Jobs newest first, paged by an opaque cursor."""
+
+    @abstractmethod
+    def claim(
+        self,
+        worker_id: str,
+        slots: int,
+        *,
+        tasks: Sequence[str],
+        limits: Mapping[str, int],
+        lease_seconds: float,
+    ) -> list[tuple[JobRecord, Event]]:
+        """Move up to ``slots`` due queued jobs of ``tasks`` to running, oldest first,
+        without exceeding ``limits`` (running jobs per task across all workers)."""
+
+    @abstractmethod
+    def write(
+        self, worker_id: str, reports: Sequence[Report], finishes: Sequence[Finish]
+    ) -> WriteResult:
+        """Record progress and finished attempts in one transaction. Writes from an attempt
+        that lost its lease are rejected."""
+
+    @abstractmethod
+    def renew(self, worker_id: str, lease_seconds: float) -> set[str]:
+        """Extend this worker's leases; return the ids of its jobs with a cancel request."""
+
+    @abstractmethod
+    def recover(self, backoff: Mapping[str, float]) -> list[Event]:
+        """Requeue (attempts left) or fail (``worker_lost``) jobs whose lease ran out."""
+
+    @abstractmethod
+    def release(self, worker_id: str, job_ids: Sequence[str]) -> list[Event]:
+        """Give running jobs back to the queue at a graceful shutdown (not an attempt used)."""
+
+    @abstractmethod
+    def cancel(self, job_id: str) -> tuple[JobRecord, Event | None]:
+        """Cancel a queued job at once; flag a running one. Raises JobNotFound or
+        JobAlreadyFinished."""
+
+    @abstractmethod
+    def events(self, job_id: str, after: int = 0, limit: int = 1000) -> list[Event]: ...
+
+    @abstractmethod
+    def result(self, job_id: str) -> str | None:
+        """The stored result JSON text."""
+
+    @abstractmethod
+    def delete(self, job_id: str) -> None:
+        """Forget a terminal job, its events and result. Raises JobNotFinished."""
+
+    @abstractmethod
+    def history(self, task: str, limit: int = 20) -> list[tuple[float, int | None]]:
+        """``(duration, total)`` of the task's most recent successful runs."""
+
+    @abstractmethod
+    def purge(self, older_than: float) -> int:
+        """Delete jobs that ended before ``older_than`` (UNIX time); return how many."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """Jobs by status."""
+
+    @abstractmethod
+    def close(self) -> None: ...

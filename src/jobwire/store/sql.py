@@ -1,0 +1,778 @@
+"""The store on SQLAlchemy 2 Core: SQLite (embedded default) and PostgreSQL.
+
+SQLite runs in WAL mode with a busy timeout; write transactions start with ``BEGIN
+IMMEDIATE`` so that concurrent writers (threads or processes) queue on the lock instead of
+failing on an upgrade from a read lock. Reads use a second engine with plain ``BEGIN``, so
+readers never wait for writers. On PostgreSQL, claims and owner-limit checks take
+transaction-scoped advisory locks.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, Row
+
+from .. import status as sm
+from ..errors import JobAlreadyFinished, JobNotFinished, JobNotFound, OwnerLimitReached
+from ..snapshot import Event, EventKind, JobRecord, dumps, loads, make_event
+from ..status import ACTIVE, LIVE, TERMINAL, JobStatus
+from .base import Finish, Page, Report, Store, SubmitOutcome, WriteResult
+from .tables import events, history, jobs, results
+
+logger = logging.getLogger(__name__)
+
+#: Events kept per job for streams to resume from; older ones are pruned as a job runs.
+EVENTS_KEPT = 1000
+#: Successful runs kept per task for ETA history.
+HISTORY_KEPT = 100
+
+_CLAIM_LOCK = 0x6A6F6277  # "jobw"
+_LIVE = [s.value for s in LIVE]
+_ACTIVE = [s.value for s in ACTIVE]
+_TERMINAL = [s.value for s in TERMINAL]
+
+
+def normalize_url(url: str) -> str:
+    """Map the short URLs users write to SQLAlchemy URLs with the drivers jobwire uses."""
+    if url.startswith(("postgres://", "postgresql://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _lock_key(*parts: str) -> int:
+    return zlib.crc32("\x1f".join(parts).encode()) - (1 << 31)
+
+
+def record_from_row(row: Row[Any] | Mapping[str, Any]) -> JobRecord:
+    m = row._mapping if isinstance(row, Row) else row
+    details = m["error_details"]
+    return JobRecord(
+        id=m["id"],
+        task=m["task"],
+        owner=m["owner"],
+        args=loads(m["args"]),
+        status=JobStatus(m["status"]),
+        step=m["step"],
+        current=m["current"],
+        total=m["total"],
+        message=m["message"],
+        eta_seconds=m["eta_seconds"],
+        rate=m["rate"],
+        estimated_seconds=m["estimated_seconds"],
+        created_at=m["created_at"],
+        started_at=m["started_at"],
+        finished_at=m["finished_at"],
+        attempt=m["attempt"],
+        max_attempts=m["max_attempts"],
+        cancel_requested=bool(m["cancel_requested"]),
+        seq=m["seq"],
+        error_code=m["error_code"],
+        error_message=m["error_message"],
+        error_details=loads(details) if details is not None else None,
+        dedupe_key=m["dedupe_key"],
+        run_after=m["run_after"],
+        timeout=m["timeout"],
+        lease_owner=m["lease_owner"],
+        lease_expires_at=m["lease_expires_at"],
+    )
+
+
+def _row_values(job: JobRecord, now: float) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "task": job.task,
+        "owner": job.owner,
+        "args": dumps(job.args),
+        "status": job.status.value,
+        "step": job.step,
+        "current": job.current,
+        "total": job.total,
+        "message": job.message,
+        "eta_seconds": None,
+        "rate": None,
+        "estimated_seconds": job.estimated_seconds,
+        "created_at": job.created_at,
+        "started_at": None,
+        "finished_at": None,
+        "updated_at": now,
+        "attempt": 0,
+        "max_attempts": job.max_attempts,
+        "cancel_requested": False,
+        "seq": 1,
+        "error_code": None,
+        "error_message": None,
+        "error_details": None,
+        "dedupe_key": job.dedupe_key,
+        "live_key": job.dedupe_key,
+        "run_after": job.run_after or job.created_at,
+        "timeout": job.timeout,
+        "lease_owner": None,
+        "lease_expires_at": None,
+    }
+
+
+def _event_row(event: Event, now: float) -> dict[str, Any]:
+    return {
+        "job_id": event["job"]["id"],
+        "seq": event["seq"],
+        "kind": event["kind"],
+        "payload": dumps(event),
+        "created_at": now,
+    }
+
+
+class SQLStore(Store):
+    """Jobs in an SQL database. ``SQLStore("sqlite:///jobwire.db")`` or
+    ``SQLStore("postgresql://user@host/db")`` (needs ``pip install jobwire[postgres]``)."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        sa_url = sa.make_url(normalize_url(url))
+        self.dialect = sa_url.get_backend_name()
+        self._migrated = False
+        if self.dialect == "sqlite":
+            self._writer = self._sqlite_engine(sa_url, immediate=True, echo=echo)
+            self._reader = self._sqlite_engine(sa_url, immediate=False, echo=echo)
+        elif self.dialect == "postgresql":
+            try:
+                import psycopg  # noqa: F401
+            except ImportError as exc:  # pragma: no cover - depends on the environment
+                from ..errors import MissingDependency
+
+                raise MissingDependency(
+                    "PostgreSQL needs the psycopg driver: pip install 'jobwire[postgres]'"
+                ) from exc
+            self._writer = sa.create_engine(
+                sa_url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True
+            )
+            self._reader = self._writer
+        else:
+            from ..errors import ConfigurationError
+
+            raise ConfigurationError(
+                f"Expected a sqlite:// or postgresql:// database URL, but got {url!r}"
+            )
+
+    # -- engines ------------------------------------------------------------------------
+
+    @staticmethod
+    def _sqlite_engine(url: sa.URL, *, immediate: bool, echo: bool) -> Engine:
+        database = url.database or ""
+        if database in ("", ":memory:") or "mode=memory" in str(url):
+            from ..errors import ConfigurationError
+
+            raise ConfigurationError(
+                "jobwire needs an SQLite *file* (workers and watchers share it across threads "
+                "and processes): use sqlite:///path/to/jobwire.db"
+            )
+        engine = sa.create_engine(
+            url,
+            echo=echo,
+            pool_size=8,
+            max_overflow=16,
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
+
+        @sa.event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql(begin)
+
+        return engine
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        self._ensure_schema()
+        with self._writer.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        self._ensure_schema()
+        with self._reader.begin() as conn:
+            yield conn
+
+    def _ensure_schema(self) -> None:
+        if not self._migrated:
+            self.upgrade()
+
+    def _advisory_lock(self, conn: Connection, key: int) -> None:
+        if self.dialect == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+    # -- migrations ---------------------------------------------------------------------
+
+    def upgrade(self, on_apply: Any = None) -> list[str]:
+        from .migrate import upgrade
+
+        applied = upgrade(self._writer, self.dialect, on_apply=on_apply)
+        self._migrated = True
+        return applied
+
+    # -- submit and read ----------------------------------------------------------------
+
+    def submit(
+        self,
+        job: JobRecord,
+        *,
+        owner_limit: int | None = None,
+        cache_ttl: float | None = None,
+    ) -> tuple[JobRecord, SubmitOutcome]:
+        for _ in range(5):
+            try:
+                return self._submit_once(job, owner_limit, cache_ttl)
+            except sa.exc.IntegrityError:
+                # Another submit with the same dedupe key won the race: look again.
+                logger.debug("dedupe race on %s", job.dedupe_key, extra={"job_id": job.id})
+        raise RuntimeError(f"Could not submit job for dedupe key {job.dedupe_key!r}")
+
+    def _submit_once(
+        self, job: JobRecord, owner_limit: int | None, cache_ttl: float | None
+    ) -> tuple[JobRecord, SubmitOutcome]:
+        now = time.time()
+        with self._write() as conn:
+            if job.dedupe_key is not None:
+                self._advisory_lock(conn, _lock_key("dedupe", job.dedupe_key))
+                row = conn.execute(
+                    sa.select(jobs).where(jobs.c.live_key == job.dedupe_key)
+                ).first()
+                if row is not None:
+                    return record_from_row(row), "deduplicated"
+                if cache_ttl:
+                    row = conn.execute(
+                        sa.select(jobs)
+                        .where(
+                            jobs.c.dedupe_key == job.dedupe_key,
+                            jobs.c.status == JobStatus.SUCCEEDED.value,
+                            jobs.c.finished_at >= now - cache_ttl,
+                        )
+                        .order_by(jobs.c.finished_at.desc())
+                        .limit(1)
+                    ).first()
+                    if row is not None:
+                        return record_from_row(row), "cached"
+            if owner_limit is not None:
+                self._advisory_lock(conn, _lock_key("owner", job.task, job.owner))
+                live = conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(jobs)
+                    .where(
+                        jobs.c.owner == job.owner,
+                        jobs.c.task == job.task,
+                        jobs.c.status.in_(_LIVE),
+                    )
+                ).scalar_one()
+                if live >= owner_limit:
+                    raise OwnerLimitReached(
+                        f"{job.owner!r} already has {live} live {job.task!r} job(s), the "
+                        f"limit is {owner_limit}. Wait for one to finish or cancel it.",
+                        owner=job.owner,
+                        task=job.task,
+                        limit=owner_limit,
+                    )
+            values = _row_values(job, now)
+            conn.execute(jobs.insert().values(values))
+            created = record_from_row(values)
+            conn.execute(events.insert().values(_event_row(make_event(created, "status"), now)))
+            return created, "created"
+
+    def get(self, job_id: str) -> JobRecord | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
+        return record_from_row(row) if row is not None else None
+
+    def list(
+        self,
+        *,
+        status: Sequence[str] | None = None,
+        task: str | None = None,
+        owner: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page:
+        query = sa.select(jobs)
+        if status:
+            query = query.where(jobs.c.status.in_(list(status)))
+        if task:
+            query = query.where(jobs.c.task == task)
+        if owner:
+            query = query.where(jobs.c.owner == owner)
+        if cursor:
+            created, job_id = _decode_cursor(cursor)
+            query = query.where(
+                sa.or_(
+                    jobs.c.created_at < created,
+                    sa.and_(jobs.c.created_at == created, jobs.c.id < job_id),
+                )
+            )
+        query = query.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit + 1)
+        with self._read() as conn:
+            rows = conn.execute(query).fetchall()
+        found = [record_from_row(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        next_cursor = _encode_cursor(found[-1].created_at, found[-1].id) if more else None
+        return Page(found, next_cursor)
+
+    # -- workers ------------------------------------------------------------------------
+
+    def claim(
+        self,
+        worker_id: str,
+        slots: int,
+        *,
+        tasks: Sequence[str],
+        limits: Mapping[str, int],
+        lease_seconds: float,
+    ) -> list[tuple[JobRecord, Event]]:
+        if slots <= 0 or not tasks:
+            return []
+        now = time.time()
+        with self._write() as conn:
+            self._advisory_lock(conn, _CLAIM_LOCK)
+            room: dict[str, int] = {}
+            if limits:
+                running = dict(
+                    conn.execute(
+                        sa.select(jobs.c.task, sa.func.count())
+                        .where(jobs.c.status == "running", jobs.c.task.in_(list(limits)))
+                        .group_by(jobs.c.task)
+                    ).all()
+                )
+                room = {t: lim - running.get(t, 0) for t, lim in limits.items()}
+            allowed = [t for t in tasks if room.get(t, 1) > 0]
+            if not allowed:
+                return []
+            candidates = conn.execute(
+                sa.select(jobs.c.id, jobs.c.task)
+                .where(
+                    jobs.c.status == "queued",
+                    jobs.c.run_after <= now,
+                    jobs.c.task.in_(allowed),
+                )
+                .order_by(jobs.c.created_at, jobs.c.id)
+                .limit(slots * 4 if limits else slots)
+            ).all()
+            chosen: list[str] = []
+            for job_id, task in candidates:
+                if task in room:
+                    if room[task] <= 0:
+                        continue
+                    room[task] -= 1
+                chosen.append(job_id)
+                if len(chosen) == slots:
+                    break
+            if not chosen:
+                return []
+            rows = conn.execute(
+                sa.update(jobs)
+                .where(jobs.c.id.in_(chosen), jobs.c.status == "queued")
+                .values(
+                    status="running",
+                    attempt=jobs.c.attempt + 1,
+                    seq=jobs.c.seq + 1,
+                    started_at=now,
+                    updated_at=now,
+                    current=0,
+                    eta_seconds=None,
+                    rate=None,
+                    message=None,
+                    lease_owner=worker_id,
+                    lease_expires_at=now + lease_seconds,
+                )
+                .returning(*jobs.c)
+            ).all()
+            claimed = [record_from_row(r) for r in rows]
+            claimed.sort(key=lambda j: (j.created_at, j.id))
+            out = [(job, make_event(job, "status")) for job in claimed]
+            conn.execute(events.insert(), [_event_row(ev, now) for _, ev in out])
+        return out
+
+    def write(
+        self, worker_id: str, reports: Sequence[Report], finishes: Sequence[Finish]
+    ) -> WriteResult:
+        result = WriteResult()
+        if not reports and not finishes:
+            return result
+        now = time.time()
+        event_rows: list[dict[str, Any]] = []
+        with self._write() as conn:
+            for rep in reports:
+                row = conn.execute(
+                    sa.update(jobs)
+                    .where(
+                        jobs.c.id == rep.job_id,
+                        jobs.c.attempt == rep.attempt,
+                        jobs.c.lease_owner == worker_id,
+                        jobs.c.status.in_(_ACTIVE),
+                    )
+                    .values(
+                        current=rep.current,
+                        total=rep.total,
+                        step=rep.step,
+                        message=rep.message,
+                        eta_seconds=rep.eta_seconds,
+                        rate=rep.rate,
+                        seq=jobs.c.seq + 1,
+                        updated_at=now,
+                    )
+                    .returning(*jobs.c)
+                ).first()
+                if row is None:
+                    result.rejected.append(rep.job_id)
+                    continue
+                job = record_from_row(row)
+                if job.cancel_requested:
+                    result.cancel_requested.add(job.id)
+                event = make_event(job, rep.kind, rep.log)
+                result.events.append(event)
+                event_rows.append(_event_row(event, now))
+                if job.seq % 200 == 0:
+                    conn.execute(
+                        events.delete().where(
+                            events.c.job_id == job.id, events.c.seq <= job.seq - EVENTS_KEPT
+                        )
+                    )
+            if finishes:
+                self._finish(conn, worker_id, finishes, now, result, event_rows)
+            if event_rows:
+                conn.execute(events.insert(), event_rows)
+        return result
+
+    def _finish(
+        self,
+        conn: Connection,
+        worker_id: str,
+        finishes: Sequence[Finish],
+        now: float,
+        result: WriteResult,
+        event_rows: list[dict[str, Any]],
+    ) -> None:
+        ids = [f.job_id for f in finishes]
+        current = {
+            r.id: r
+            for r in conn.execute(
+                sa.select(
+                    jobs.c.id, jobs.c.status, jobs.c.attempt, jobs.c.seq, jobs.c.lease_owner
+                )
+                .where(jobs.c.id.in_(ids))
+                .with_for_update()
+            ).all()
+        }
+        result_rows: list[dict[str, Any]] = []
+        history_rows: list[dict[str, Any]] = []
+        for fin in finishes:
+            row = current.get(fin.job_id)
+            if row is None or row.lease_owner != worker_id or row.attempt != fin.attempt:
+                result.rejected.append(fin.job_id)
+                continue
+            state = sm.JobState(JobStatus(row.status), row.attempt, row.seq)
+            outcome = sm.apply(state, sm.Transition(fin.status, attempt=fin.attempt))
+            if not outcome.applied:
+                reason = outcome.ignored or "ignored"
+                result.ignored[reason] = result.ignored.get(reason, 0) + 1
+                continue
+            values: dict[str, Any] = {
+                "status": fin.status.value,
+                "current": fin.current,
+                "total": fin.total,
+                "step": fin.step,
+                "message": fin.message,
+                "seq": outcome.state.seq,
+                "updated_at": now,
+                "lease_owner": None,
+                "lease_expires_at": None,
+                "error_code": fin.error_code,
+                "error_message": fin.error_message,
+                "error_details": dumps(fin.error_details)
+                if fin.error_details is not None
+                else None,
+                "eta_seconds": None if fin.status in TERMINAL else None,
+            }
+            if fin.status in TERMINAL:
+                values["finished_at"] = now
+                values["live_key"] = None
+            else:
+                values["run_after"] = fin.run_after if fin.run_after is not None else now
+            up = conn.execute(
+                sa.update(jobs).where(jobs.c.id == fin.job_id).values(values).returning(*jobs.c)
+            ).one()
+            job = record_from_row(up)
+            event = make_event(job, "status")
+            result.events.append(event)
+            event_rows.append(_event_row(event, now))
+            if fin.status == JobStatus.SUCCEEDED:
+                result_rows.append(
+                    {"job_id": job.id, "value": fin.result or "null", "created_at": now}
+                )
+                if fin.duration is not None:
+                    history_rows.append(
+                        {
+                            "task": job.task,
+                            "duration": fin.duration,
+                            "total": job.total,
+                            "finished_at": now,
+                        }
+                    )
+        if result_rows:
+            conn.execute(results.insert(), result_rows)
+        if history_rows:
+            conn.execute(history.insert(), history_rows)
+
+    def renew(self, worker_id: str, lease_seconds: float) -> set[str]:
+        now = time.time()
+        with self._write() as conn:
+            conn.execute(
+                sa.update(jobs)
+                .where(jobs.c.lease_owner == worker_id, jobs.c.status.in_(_ACTIVE))
+                .values(lease_expires_at=now + lease_seconds)
+            )
+            rows = conn.execute(
+                sa.select(jobs.c.id).where(
+                    jobs.c.lease_owner == worker_id,
+                    jobs.c.status.in_(_ACTIVE),
+                    jobs.c.cancel_requested.is_(True),
+                )
+            ).all()
+        return {r.id for r in rows}
+
+    def recover(self, backoff: Mapping[str, float]) -> list[Event]:
+        now = time.time()
+        out: list[Event] = []
+        with self._write() as conn:
+            self._advisory_lock(conn, _CLAIM_LOCK)
+            rows = conn.execute(
+                sa.select(jobs)
+                .where(jobs.c.status.in_(_ACTIVE), jobs.c.lease_expires_at < now)
+                .with_for_update()
+            ).all()
+            for row in rows:
+                job = record_from_row(row)
+                retry = job.attempt < job.max_attempts and not job.cancel_requested
+                values: dict[str, Any] = {
+                    "seq": job.seq + 1,
+                    "updated_at": now,
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                    "eta_seconds": None,
+                    "error_code": "worker_lost",
+                    "error_message": (
+                        f"The worker running attempt {job.attempt} stopped renewing its lease "
+                        "(killed or hung)."
+                    ),
+                }
+                if job.cancel_requested:
+                    values.update(status="cancelled", finished_at=now, live_key=None)
+                    values.update(error_code=None, error_message=None)
+                elif retry:
+                    delay = backoff.get(job.task, 1.0) * 2 ** (job.attempt - 1)
+                    values.update(status="queued", run_after=now + min(delay, 300.0))
+                else:
+                    values.update(status="failed", finished_at=now, live_key=None)
+                up = conn.execute(
+                    sa.update(jobs).where(jobs.c.id == job.id).values(values).returning(*jobs.c)
+                ).one()
+                event = make_event(record_from_row(up), "status")
+                out.append(event)
+            if out:
+                conn.execute(events.insert(), [_event_row(ev, now) for ev in out])
+        for ev in out:
+            logger.warning(
+                "job %s lost its worker: now %s",
+                ev["job"]["id"],
+                ev["job"]["status"],
+                extra={"job_id": ev["job"]["id"], "action": "recover"},
+            )
+        return out
+
+    def release(self, worker_id: str, job_ids: Sequence[str]) -> list[Event]:
+        if not job_ids:
+            return []
+        now = time.time()
+        with self._write() as conn:
+            rows = conn.execute(
+                sa.update(jobs)
+                .where(
+                    jobs.c.id.in_(list(job_ids)),
+                    jobs.c.lease_owner == worker_id,
+                    jobs.c.status.in_(_ACTIVE),
+                )
+                .values(
+                    status="queued",
+                    seq=jobs.c.seq + 1,
+                    max_attempts=jobs.c.max_attempts + 1,  # a shutdown does not use a retry
+                    cancel_requested=False,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    eta_seconds=None,
+                    run_after=now,
+                    updated_at=now,
+                    message="requeued: its worker shut down",
+                )
+                .returning(*jobs.c)
+            ).all()
+            out = [make_event(record_from_row(r), "status") for r in rows]
+            if out:
+                conn.execute(events.insert(), [_event_row(ev, now) for ev in out])
+        return out
+
+    # -- users --------------------------------------------------------------------------
+
+    def cancel(self, job_id: str) -> tuple[JobRecord, Event | None]:
+        now = time.time()
+        with self._write() as conn:
+            row = conn.execute(
+                sa.select(jobs).where(jobs.c.id == job_id).with_for_update()
+            ).first()
+            if row is None:
+                raise JobNotFound(f"No job has the id {job_id!r}", job_id=job_id)
+            job = record_from_row(row)
+            if job.terminal:
+                raise JobAlreadyFinished(
+                    f"Job {job_id} already {job.status.value}; it cannot be cancelled.",
+                    job_id=job_id,
+                    status=job.status.value,
+                )
+            if job.cancel_requested:
+                return job, None
+            values: dict[str, Any] = {
+                "seq": job.seq + 1,
+                "updated_at": now,
+                "cancel_requested": True,
+            }
+            if job.status == JobStatus.QUEUED:
+                values.update(status="cancelled", finished_at=now, live_key=None)
+            up = conn.execute(
+                sa.update(jobs).where(jobs.c.id == job_id).values(values).returning(*jobs.c)
+            ).one()
+            job = record_from_row(up)
+            event = make_event(job, "status")
+            conn.execute(events.insert().values(_event_row(event, now)))
+        return job, event
+
+    def events(self, job_id: str, after: int = 0, limit: int = 1000) -> list[Event]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(events.c.payload)
+                .where(events.c.job_id == job_id, events.c.seq > after)
+                .order_by(events.c.seq)
+                .limit(limit)
+            ).all()
+        return [loads(r.payload) for r in rows]
+
+    def result(self, job_id: str) -> str | None:
+        with self._read() as conn:
+            return conn.execute(
+                sa.select(results.c.value).where(results.c.job_id == job_id)
+            ).scalar_one_or_none()
+
+    def delete(self, job_id: str) -> None:
+        with self._write() as conn:
+            row = conn.execute(sa.select(jobs.c.status).where(jobs.c.id == job_id)).first()
+            if row is None:
+                raise JobNotFound(f"No job has the id {job_id!r}", job_id=job_id)
+            if row.status not in _TERMINAL:
+                raise JobNotFinished(
+                    f"Job {job_id} is {row.status}; cancel it before deleting it.",
+                    job_id=job_id,
+                )
+            self._delete_ids(conn, [job_id])
+
+    @staticmethod
+    def _delete_ids(conn: Connection, ids: Sequence[str]) -> None:
+        conn.execute(events.delete().where(events.c.job_id.in_(ids)))
+        conn.execute(results.delete().where(results.c.job_id.in_(ids)))
+        conn.execute(jobs.delete().where(jobs.c.id.in_(ids)))
+
+    def history(self, task: str, limit: int = 20) -> list[tuple[float, int | None]]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(history.c.duration, history.c.total)
+                .where(history.c.task == task)
+                .order_by(history.c.finished_at.desc())
+                .limit(limit)
+            ).all()
+        return [(r.duration, r.total) for r in rows]
+
+    def purge(self, older_than: float) -> int:
+        deleted = 0
+        while True:
+            with self._write() as conn:
+                ids = conn.execute(
+                    sa.select(jobs.c.id)
+                    .where(jobs.c.status.in_(_TERMINAL), jobs.c.finished_at < older_than)
+                    .limit(500)
+                ).scalars().all()
+                if ids:
+                    self._delete_ids(conn, ids)
+            deleted += len(ids)
+            if len(ids) < 500:
+                break
+        with self._write() as conn:
+            conn.execute(history.delete().where(history.c.finished_at < older_than))
+            # Keep at most HISTORY_KEPT runs per task.
+            ranked = (
+                sa.select(
+                    history.c.id,
+                    sa.func.row_number()
+                    .over(partition_by=history.c.task, order_by=history.c.finished_at.desc())
+                    .label("n"),
+                )
+            ).subquery()
+            conn.execute(
+                history.delete().where(
+                    history.c.id.in_(sa.select(ranked.c.id).where(ranked.c.n > HISTORY_KEPT))
+                )
+            )
+        return deleted
+
+    def counts(self) -> dict[str, int]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)
+            ).all()
+        out = {s.value: 0 for s in JobStatus}
+        out.update({status: n for status, n in rows})
+        return out
+
+    def close(self) -> None:
+        self._writer.dispose()
+        if self._reader is not self._writer:
+            self._reader.dispose()
+
+
+def _encode_cursor(created_at: float, job_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{created_at!r}|{job_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[float, str]:
+    from ..errors import JobwireError
+
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, job_id = raw.split("|", 1)
+        return float(created), job_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        err = JobwireError(f"Expected a cursor from a previous page, but got {cursor!r}")
+        err.code = "invalid_cursor"
+        raise err from exc
+
+
+__all__ = ["EventKind", "SQLStore", "normalize_url", "record_from_row"]

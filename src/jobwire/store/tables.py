@@ -1,0 +1,79 @@
+"""The tables, as SQLAlchemy Core metadata. Alembic migrations create them; this module is
+what queries are written against."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+jobs = sa.Table(
+    "jobwire_jobs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("task", sa.String(200), nullable=False),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("args", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("step", sa.String(200)),
+    sa.Column("current", sa.BigInteger, nullable=False, default=0),
+    sa.Column("total", sa.BigInteger),
+    sa.Column("message", sa.Text),
+    sa.Column("eta_seconds", sa.Double),
+    sa.Column("rate", sa.Double),
+    sa.Column("estimated_seconds", sa.Double),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("started_at", sa.Double),
+    sa.Column("finished_at", sa.Double),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False, default=0),
+    sa.Column("max_attempts", sa.Integer, nullable=False, default=1),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, default=False),
+    sa.Column("seq", sa.BigInteger, nullable=False, default=0),
+    sa.Column("error_code", sa.String(64)),
+    sa.Column("error_message", sa.Text),
+    sa.Column("error_details", sa.Text),
+    sa.Column("dedupe_key", sa.String(500)),
+    # Equal to dedupe_key while the job is live, NULL once it ended: the unique index on it
+    # is what guarantees one live job per key, under any concurrency, on every database.
+    sa.Column("live_key", sa.String(500), unique=True),
+    sa.Column("run_after", sa.Double, nullable=False),
+    sa.Column("timeout", sa.Double),
+    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("lease_expires_at", sa.Double),
+    sa.Index("jobwire_jobs_claim", "status", "run_after", "created_at"),
+    sa.Index("jobwire_jobs_owner", "owner", "task", "status"),
+    sa.Index("jobwire_jobs_dedupe", "dedupe_key", "status", "finished_at"),
+    sa.Index("jobwire_jobs_finished", "status", "finished_at"),
+    sa.Index("jobwire_jobs_created", "created_at", "id"),
+    sa.Index("jobwire_jobs_lease", "lease_owner"),
+)
+
+events = sa.Table(
+    "jobwire_events",
+    metadata,
+    sa.Column("job_id", sa.String(32), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+)
+
+results = sa.Table(
+    "jobwire_results",
+    metadata,
+    sa.Column("job_id", sa.String(32), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+)
+
+history = sa.Table(
+    "jobwire_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task", sa.String(200), nullable=False),
+    sa.Column("duration", sa.Double, nullable=False),
+    sa.Column("total", sa.BigInteger),
+    sa.Column("finished_at", sa.Double, nullable=False),
+    sa.Index("jobwire_history_task", "task", "finished_at"),
+)

@@ -1,0 +1,212 @@
+"""Tasks: registered functions, their options, and argument validation from type hints."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import string
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pydantic
+from pydantic import ConfigDict
+
+from .errors import ConfigurationError, InvalidArguments
+from .progress import Progress
+from .snapshot import dumps
+
+if TYPE_CHECKING:
+    from .app import App
+    from .job import Job
+
+DedupeKey = str | Callable[..., str]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOptions:
+    """How a task's jobs are run. Kept apart from the task's own arguments."""
+
+    name: str
+    max_concurrency: int | None = None
+    """Running jobs of this task at once, across all workers."""
+    per_owner_limit: int | None = None
+    """Live (queued, running or waiting) jobs of this task per owner; more is refused."""
+    dedupe_key: DedupeKey | None = None
+    """A template of the arguments (``"{dataset_id}:eda"``) or a callable of them: while a
+    job with the same key is live, submitting returns that job."""
+    cache_ttl: float | None = None
+    """Seconds a succeeded job's result is returned for a submit with the same key."""
+    retries: int = 0
+    retry_backoff: float = 1.0
+    """Seconds before the first retry; doubled at each further attempt (at most 5 minutes)."""
+    timeout: float | None = None
+    """Seconds an attempt may run before it fails with error code ``timeout``."""
+    steps: tuple[str, ...] = ()
+    """The steps the task goes through, for display (``init``, ``processing``…)."""
+    description: str = ""
+
+
+class Task:
+    """A registered function. Made by :meth:`App.task`; submit it with :meth:`submit`."""
+
+    def __init__(self, app: App, fn: Callable[..., Any], options: TaskOptions) -> None:
+        self.app = app
+        self.fn = fn
+        self.options = options
+        self.name = options.name
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.progress_param, self.model = _argument_model(fn, options.name)
+        self._template_fields: tuple[str, ...] = ()
+        key = options.dedupe_key
+        if isinstance(key, str):
+            self._template_fields = tuple(
+                f for _, f, _, _ in string.Formatter().parse(key) if f
+            )
+            unknown = [f for f in self._template_fields if f not in self.model.model_fields]
+            if unknown:
+                raise ConfigurationError(
+                    f"dedupe_key {key!r} of task {options.name!r} names {unknown}, "
+                    f"which are not arguments of the task"
+                )
+        self.__doc__ = fn.__doc__
+        self.__wrapped__ = fn
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name}>"
+
+    # -- arguments ----------------------------------------------------------------------
+
+    def validate(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Check ``args`` against the type hints; return them as JSON-ready values.
+
+        Raises InvalidArguments naming each wrong argument and why; no job is created."""
+        if not isinstance(args, Mapping):
+            raise InvalidArguments(
+                f"Expected the arguments of {self.name!r} as an object, but got "
+                f"{type(args).__name__}",
+                errors=[{"loc": [], "msg": "arguments must be an object", "type": "type"}],
+            )
+        try:
+            model = self.model.model_validate(dict(args))
+        except pydantic.ValidationError as exc:
+            errors = [
+                {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                for e in exc.errors(include_url=False, include_context=False)
+            ]
+            where = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in errors
+            )
+            raise InvalidArguments(
+                f"Invalid arguments for task {self.name!r}: {where}", errors=errors
+            ) from None
+        return model.model_dump(mode="json")
+
+    def python_args(self, stored: Mapping[str, Any]) -> dict[str, Any]:
+        """The stored JSON arguments as the Python values the function expects."""
+        model = self.model.model_validate(dict(stored))
+        return {name: getattr(model, name) for name in self.model.model_fields}
+
+    def schema(self) -> dict[str, Any]:
+        """JSON Schema of the arguments (the REST API and the dashboard's forms use it)."""
+        return self.model.model_json_schema()
+
+    def dedupe_key(self, args: Mapping[str, Any]) -> str | None:
+        """The dedupe key for validated ``args``, prefixed with the task name."""
+        key = self.options.dedupe_key
+        if key is None:
+            if not self.options.cache_ttl:
+                return None
+            digest = hashlib.sha256(dumps(_sorted(args)).encode()).hexdigest()[:32]
+            return f"{self.name}:{digest}"
+        if isinstance(key, str):
+            rendered = key.format(**{f: args[f] for f in self._template_fields})
+        else:
+            rendered = str(key(**self.python_args(args)))
+        return f"{self.name}:{rendered}"
+
+    # -- submitting ---------------------------------------------------------------------
+
+    def submit(self, **args: Any) -> Job:
+        """Submit a job with these arguments, owned by the app's default owner.
+
+        ```python
+        job = classify.submit(file_id="f1", engine="rule")
+        job.wait()
+        ```
+        """
+        return self.app.submit(self.name, args)
+
+    def configure(self, *, owner: str | None = None, delay: float | None = None) -> Submitter:
+        """Options for one submit: ``task.configure(owner="alice").submit(x=1)``."""
+        return Submitter(self, owner=owner, delay=delay)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the function directly (no job), with a Progress that goes nowhere."""
+        if self.progress_param and self.progress_param not in kwargs:
+            kwargs[self.progress_param] = Progress()
+        return self.fn(*args, **kwargs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled by reference, so a process pool finds it by importing its module.
+        return (_load_task, (self.fn.__module__, self.fn.__qualname__))
+
+
+class Submitter:
+    def __init__(self, task: Task, *, owner: str | None, delay: float | None) -> None:
+        self.task = task
+        self.owner = owner
+        self.delay = delay
+
+    def submit(self, **args: Any) -> Job:
+        return self.task.app.submit(self.task.name, args, owner=self.owner, delay=self.delay)
+
+
+def _load_task(module: str, qualname: str) -> Task:
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    if not isinstance(obj, Task):
+        raise ConfigurationError(f"{module}:{qualname} is not a jobwire task")
+    return obj
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def _argument_model(
+    fn: Callable[..., Any], name: str
+) -> tuple[str | None, type[pydantic.BaseModel]]:
+    """The pydantic model of ``fn``'s arguments, and the name of its Progress parameter."""
+    sig = inspect.signature(fn)
+    try:
+        hints = typing.get_type_hints(fn)
+    except (NameError, TypeError) as exc:
+        raise ConfigurationError(f"Cannot read the type hints of task {name!r}: {exc}") from exc
+    fields: dict[str, Any] = {}
+    progress_param: str | None = None
+    for param in sig.parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
+            raise ConfigurationError(
+                f"Task {name!r}: parameter {param.name!r} must be a plain named parameter "
+                "(no *args, **kwargs or positional-only)"
+            )
+        hint = hints.get(param.name, Any)
+        if hint is Progress or (param.name == "progress" and param.name not in hints):
+            progress_param = param.name
+            continue
+        default = ... if param.default is param.empty else param.default
+        fields[param.name] = (hint, default)
+    model = pydantic.create_model(  # type: ignore[call-overload]
+        f"{name.replace('.', '_')}_arguments",
+        __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=False),
+        **fields,
+    )
+    return progress_param, model

@@ -1,0 +1,388 @@
+"""Workers: claim queued jobs, run them, report their progress, keep their leases.
+
+One *engine* thread per worker does all the store I/O: it batches the progress reports and
+finished attempts of all running jobs into one transaction (group commit), publishes the
+resulting events after the commit, claims new jobs when slots are free, renews leases,
+recovers jobs whose worker died and purges old jobs. Tasks run on the executor's threads (or
+processes) and never touch the database themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic_core import to_jsonable_python
+
+from .errors import JobCancelled
+from .eta import EtaEstimator, prior_from_history
+from .executors import Executor, make_executor
+from .progress import Progress
+from .snapshot import EventKind, JobRecord, dumps
+from .status import JobStatus
+from .store import Finish, Report
+
+if TYPE_CHECKING:
+    from .app import App
+    from .tasks import Task
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF = 300.0
+
+
+@dataclass(eq=False)
+class Run:
+    """One attempt of a job running on this worker."""
+
+    record: JobRecord
+    task: Task
+    progress: Progress
+    eta: EtaEstimator
+    started: float
+    deadline: float | None
+    last_step: str | None = None
+    ended: bool = False
+    """The attempt's outcome was decided (finished, timed out or lost its lease)."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    handle: Any = None
+    """What the executor needs to stop the attempt (an asyncio future)."""
+
+    @property
+    def job_id(self) -> str:
+        return self.record.id
+
+    @property
+    def attempt(self) -> int:
+        return self.record.attempt
+
+
+class Worker:
+    """Runs an App's jobs. Usually started by ``App.start()`` or ``jobwire worker``."""
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        concurrency: int = 2,
+        executor: str = "threads",
+        lease_seconds: float = 30.0,
+        poll_interval: float = 0.5,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"Expected at least 1 worker, but got {concurrency!r}")
+        self.app = app
+        self.id = uuid.uuid4().hex[:16]
+        self.concurrency = concurrency
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self.executor: Executor = make_executor(executor, self, concurrency)
+        self._running: dict[str, Run] = {}
+        self._reports: list[Report] = []
+        self._finishes: list[tuple[Run, Finish]] = []
+        self._cond = threading.Condition()
+        self._more_work = True
+        self._stopping = False
+        self._claiming = True
+        self._thread: threading.Thread | None = None
+        self._history_cache: dict[str, tuple[float, float | None]] = {}
+        self.stats = {"claimed": 0, "succeeded": 0, "failed": 0, "cancelled": 0, "retried": 0,
+                      "rejected": 0, "recovered": 0, "ignored": 0}
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self.executor.start()
+        self._thread = threading.Thread(target=self._loop, name=f"jobwire-engine-{self.id}",
+                                        daemon=True)
+        self._thread.start()
+        logger.info("worker %s started with %d %s", self.id, self.concurrency,
+                    self.executor.kind, extra={"action": "worker_start"})
+
+    def stop(self, grace: float = 10.0) -> None:
+        """Stop claiming; give running jobs ``grace`` seconds, then requeue the rest."""
+        if self._thread is None:
+            return
+        with self._cond:
+            self._claiming = False
+            self._cond.notify()
+        deadline = time.monotonic() + grace
+        while self._running and time.monotonic() < deadline:
+            time.sleep(0.02)
+        leftover = [run for run in list(self._running.values()) if not run.ended]
+        for run in leftover:
+            run.ended = True
+            run.progress.request_cancel()
+            self.executor.cancel(run)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self._thread.join(timeout=30)
+        self._thread = None
+        if leftover:
+            events = self.app.store.release(self.id, [r.job_id for r in leftover])
+            self.app.bus.publish(events)
+            logger.warning("requeued %d job(s) still running at shutdown", len(events),
+                           extra={"action": "requeue"})
+        for run in leftover:
+            self._running.pop(run.job_id, None)
+        self.executor.shutdown()
+
+    def poke(self) -> None:
+        """New work may be queued: claim without waiting for the next poll."""
+        with self._cond:
+            self._more_work = True
+            self._cond.notify()
+
+    def request_cancel(self, job_id: str) -> bool:
+        run = self._running.get(job_id)
+        if run is None:
+            return False
+        run.progress.request_cancel()
+        self.executor.cancel(run)
+        return True
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    # -- the engine loop ----------------------------------------------------------------
+
+    def _loop(self) -> None:
+        interval = max(self.app.progress_interval, 0.01)
+        next_tick = next_renew = next_sweep = next_purge = 0.0
+        while True:
+            with self._cond:
+                if not (self._reports or self._finishes or self._stopping or self._can_claim()):
+                    now = time.monotonic()
+                    wake = min(next_tick, next_renew, next_sweep, self._next_poll)
+                    self._cond.wait(max(wake - now, 0.0))
+                reports, self._reports = self._reports, []
+                finishes, self._finishes = self._finishes, []
+                stopping = self._stopping
+            try:
+                if reports or finishes:
+                    self._flush(reports, finishes)
+                if stopping:
+                    return
+                now = time.monotonic()
+                if self._can_claim() or now >= self._next_poll:
+                    self._claim()
+                if now >= next_tick:
+                    next_tick = now + interval
+                    self._tick()
+                if now >= next_renew:
+                    next_renew = now + self.lease_seconds / 3
+                    self._renew()
+                if now >= next_sweep:
+                    next_sweep = now + max(self.lease_seconds / 2, 0.2)
+                    self._sweep()
+                if now >= next_purge:
+                    next_purge = now + 300.0
+                    self.app.purge()
+            except Exception:
+                # The engine must outlive a database hiccup: log it, back off, go on. The
+                # writes it held are put back so nothing is lost.
+                logger.exception("worker engine error; retrying", extra={"action": "engine"})
+                with self._cond:
+                    self._reports[:0] = reports
+                    self._finishes[:0] = finishes
+                time.sleep(0.5)
+
+    _next_poll = 0.0
+
+    def _can_claim(self) -> bool:
+        return self._claiming and self._more_work and len(self._running) < self.concurrency
+
+    def _claim(self) -> None:
+        slots = self.concurrency - len(self._running)
+        if slots <= 0 or not self._claiming:
+            return
+        app = self.app
+        limits = {t.name: t.options.max_concurrency for t in app.tasks.values()
+                  if t.options.max_concurrency}
+        claimed = app.store.claim(self.id, slots, tasks=list(app.tasks), limits=limits,
+                                  lease_seconds=self.lease_seconds)
+        self._more_work = len(claimed) == slots
+        self._next_poll = time.monotonic() + self.poll_interval
+        if not claimed:
+            return
+        self.stats["claimed"] += len(claimed)
+        app.bus.publish([event for _, event in claimed])
+        for record, _ in claimed:
+            run = self._make_run(record)
+            self._running[record.id] = run
+            self.executor.submit(run)
+
+    def _make_run(self, record: JobRecord) -> Run:
+        task = self.app.tasks[record.task]
+        now = time.monotonic()
+        eta = EtaEstimator(prior_seconds_per_item=self._prior(task.name))
+        run = Run(
+            record=record,
+            task=task,
+            progress=Progress(record.id, interval=self.app.progress_interval),
+            eta=eta,
+            started=now,
+            deadline=now + task.options.timeout if task.options.timeout else None,
+        )
+        run.progress._sink = lambda p, kind, log: self.report(run, kind, log)
+        eta.start()
+        return run
+
+    def _prior(self, task: str) -> float | None:
+        cached = self._history_cache.get(task)
+        now = time.monotonic()
+        if cached is None or now - cached[0] > 30:
+            prior = prior_from_history(self.app.store.history(task))
+            self._history_cache[task] = cached = (now, prior)
+        return cached[1]
+
+    def _flush(self, reports: list[Report], finishes: list[tuple[Run, Finish]]) -> None:
+        result = self.app.store.write(self.id, reports, [f for _, f in finishes])
+        self.app.bus.publish(result.events)
+        for job_id in result.cancel_requested:
+            self.request_cancel(job_id)
+        for job_id in result.rejected:
+            self.stats["rejected"] += 1
+            logger.warning("job %s: this attempt lost its lease; its writes were dropped",
+                           job_id, extra={"job_id": job_id, "action": "rejected"})
+            run = self._running.get(job_id)
+            if run is not None:  # someone else owns the job now: stop working on it
+                run.ended = True
+                run.progress.request_cancel()
+        self.stats["ignored"] += sum(result.ignored.values())
+        for event in result.events:
+            status = event["job"]["status"]
+            if status in self.stats and event["kind"] == "status":
+                self.stats[status] += 1
+
+    def _tick(self) -> None:
+        """Every progress interval: send held-back progress, enforce timeouts."""
+        now = time.monotonic()
+        for run in list(self._running.values()):
+            if run.ended:
+                continue
+            if run.deadline is not None and now >= run.deadline:
+                self._time_out(run)
+                continue
+            run.progress.flush()
+
+    def _time_out(self, run: Run) -> None:
+        with run.lock:
+            if run.ended:
+                return
+            run.ended = True
+        timeout = run.task.options.timeout
+        run.progress.request_cancel()
+        self.executor.cancel(run)
+        self._end(run, self._failure(run, "timeout",
+                                     f"The attempt ran longer than its timeout of {timeout} s.",
+                                     {"timeout": timeout}))
+
+    def _renew(self) -> None:
+        if not self._running:
+            return
+        for job_id in self.app.store.renew(self.id, self.lease_seconds):
+            self.request_cancel(job_id)
+
+    def _sweep(self) -> None:
+        backoff = {t.name: t.options.retry_backoff for t in self.app.tasks.values()}
+        events = self.app.store.recover(backoff)
+        if events:
+            self.stats["recovered"] += len(events)
+            self.app.bus.publish(events)
+            self._more_work = True
+
+    # -- called from task threads -------------------------------------------------------
+
+    def report(self, run: Run, kind: EventKind, log: str | None) -> None:
+        """The sink of a run's Progress: turn its state into a Report for the engine."""
+        if run.ended:
+            return
+        p = run.progress
+        if p.step_name != run.last_step:
+            run.last_step = p.step_name
+            run.eta.start(p.total, p.current)
+        estimate = run.eta.update(p.current, p.total)
+        rep = Report(run.job_id, run.attempt, kind, p.current, p.total, p.step_name, p.message,
+                     estimate.eta_seconds, estimate.rate, log)
+        with self._cond:
+            self._reports.append(rep)
+            self._cond.notify()
+
+    def execute(self, run: Run, call: Any) -> None:
+        """Run one attempt with ``call(run, kwargs)`` and record how it ended."""
+        try:
+            kwargs = run.task.python_args(run.record.args)
+            if run.task.progress_param:
+                kwargs[run.task.progress_param] = run.progress
+            value = call(run, kwargs)
+            finish = self._success(run, value)
+        except JobCancelled:
+            finish = self._finish(run, JobStatus.CANCELLED)
+        except BaseException as exc:  # a task may raise anything: record it, never lose it
+            finish = self._from_exception(run, exc)
+        if finish is not None:
+            with run.lock:
+                if run.ended:
+                    finish = None
+                run.ended = True
+        if finish is not None:
+            self._end(run, finish)
+        self._done(run)
+
+    def _done(self, run: Run) -> None:
+        with self._cond:
+            self._running.pop(run.job_id, None)
+            self._more_work = True
+            self._cond.notify()
+
+    def _end(self, run: Run, finish: Finish) -> None:
+        with self._cond:
+            self._finishes.append((run, finish))
+            self._cond.notify()
+
+    def _finish(self, run: Run, status: JobStatus, **kw: Any) -> Finish:
+        p = run.progress
+        return Finish(run.job_id, run.attempt, status, p.current, p.total, p.step_name,
+                      p.message, duration=time.monotonic() - run.started, **kw)
+
+    def _success(self, run: Run, value: Any) -> Finish:
+        try:
+            text = dumps(to_jsonable_python(value))
+        except Exception as exc:  # noqa: BLE001 - reported as the job's error
+            return self._failure(run, "result_not_serializable",
+                                 f"The task returned a value that cannot be stored as JSON: "
+                                 f"{exc}", {"type": type(value).__name__}, retry=False)
+        return self._finish(run, JobStatus.SUCCEEDED, result=text)
+
+    def _from_exception(self, run: Run, exc: BaseException) -> Finish:
+        details = {
+            "type": f"{type(exc).__module__}.{type(exc).__qualname__}",
+            "traceback": "".join(traceback.format_exception(exc)[-20:]),
+        }
+        return self._failure(run, "task_error", f"{type(exc).__name__}: {exc}", details)
+
+    def _failure(self, run: Run, code: str, message: str, details: Any,
+                 retry: bool = True) -> Finish:
+        record = run.record
+        if retry and record.attempt < record.max_attempts:
+            delay = min(run.task.options.retry_backoff * 2 ** (record.attempt - 1), MAX_BACKOFF)
+            self.stats["retried"] += 1
+            logger.info("job %s attempt %d failed (%s); retrying in %.1f s", run.job_id,
+                        record.attempt, code, delay, extra={"job_id": run.job_id,
+                                                             "action": "retry"})
+            return self._finish(run, JobStatus.QUEUED, error_code=code, error_message=message,
+                                error_details=details, run_after=time.time() + delay)
+        logger.info("job %s failed: %s", run.job_id, message,
+                    extra={"job_id": run.job_id, "action": "failed"})
+        return self._finish(run, JobStatus.FAILED, error_code=code, error_message=message,
+                            error_details=details)
