@@ -184,6 +184,8 @@ def format_line(snap: Snapshot) -> str:
 
 
 def format_seconds(seconds: float) -> str:
+    if seconds < 1:
+        return "<1 s"
     s = round(seconds)
     if s < 60:
         return f"{s} s"

@@ -1,0 +1,396 @@
+"""The ``jobwire`` command line."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .app import App
+from .errors import JobwireError
+from .snapshot import Snapshot, format_seconds, loads
+
+cli = typer.Typer(
+    help="jobwire: background jobs with live progress.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+db_cli = typer.Typer(help="The job database.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+
+console = Console()
+err = Console(stderr=True)
+
+AppOption = Annotated[
+    str | None,
+    typer.Option("--app", "-a", help="MODULE:APP whose database to use (else --database)."),
+]
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option("--database", "-d", envvar="JOBWIRE_DATABASE_URL",
+                 help="Database URL (default sqlite:///jobwire.db)."),
+]
+
+
+def main() -> None:
+    cli()
+
+
+def _setup_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False)],
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def load_app(target: str) -> App:
+    """Import ``module:attribute`` (attribute defaults to ``app``) from the current directory."""
+    module_name, _, attr = target.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise typer.BadParameter(f"Cannot import {module_name!r}: {exc}") from exc
+    app = getattr(module, attr or "app", None)
+    if not isinstance(app, App):
+        raise typer.BadParameter(f"{target!r} is not a jobwire App (expected MODULE:APP)")
+    return app
+
+
+def _app_for(app_target: str | None, database: str | None) -> App:
+    if app_target:
+        return load_app(app_target)
+    return App(database)
+
+
+def _fail(exc: JobwireError) -> typer.Exit:
+    err.print(f"[red]error[/red] {exc.message}")
+    return typer.Exit(2)
+
+
+def _parse_args(pairs: list[str], json_args: str | None) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    if json_args:
+        try:
+            loaded = json.loads(json_args)
+        except json.JSONDecodeError as exc:
+            raise typer.BadParameter(f"--json is not valid JSON: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise typer.BadParameter("--json must be a JSON object")
+        args.update(loaded)
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"Expected --arg key=value, but got {pair!r}")
+        try:
+            args[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            args[key] = raw  # a bare string
+    return args
+
+
+# -- live drawing ---------------------------------------------------------------------------
+
+
+class LiveBar:
+    """Draws a job's snapshots: a Rich bar on a terminal, one line per change otherwise."""
+
+    def __init__(self, out: Console) -> None:
+        self.out = out
+        self.tty = out.is_terminal
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.fields[label]}"),
+            BarColumn(),
+            TextColumn("{task.fields[counts]}"),
+            TextColumn("[cyan]{task.fields[step]}"),
+            TextColumn("{task.fields[eta]}"),
+            TimeElapsedColumn(),
+            TextColumn("[dim]{task.fields[message]}"),
+            console=out,
+            transient=False,
+        )
+        self._task: TaskID | None = None
+        self._last_line = ""
+        self._last_step: str | None = None
+        self._last_print = 0.0
+
+    def __enter__(self) -> LiveBar:
+        if self.tty:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.tty:
+            self._progress.stop()
+
+    def draw(self, snap: Snapshot) -> None:
+        counts = (
+            f"{snap['current']}/{snap['total']} ({snap['percent']:g}%)"
+            if snap["total"] is not None and snap["percent"] is not None
+            else (str(snap["current"]) if snap["current"] else "")
+        )
+        eta = snap["eta_seconds"]
+        fields = {
+            "label": f"{snap['task']} [dim]{snap['status']}[/dim]",
+            "counts": counts,
+            "step": snap["step"] or "",
+            "eta": f"about {format_seconds(eta)} left" if eta is not None else "",
+            "message": (snap["message"] or "")[:60],
+        }
+        if self.tty:
+            if self._task is None:
+                self._task = self._progress.add_task("", total=snap["total"], **fields)
+            self._progress.update(self._task, completed=snap["current"], total=snap["total"],
+                                  **fields)
+            return
+        line = " · ".join(v for v in (snap["status"], counts, fields["step"], fields["eta"]) if v)
+        now = time.monotonic()
+        terminal = snap["status"] in ("succeeded", "failed", "cancelled")
+        step_changed = snap["step"] != self._last_step
+        if line != self._last_line and (terminal or step_changed
+                                        or now - self._last_print >= 0.5):
+            self._last_step = snap["step"]
+            self.out.print(f"{snap['task']} {line}", highlight=False)
+            self._last_line, self._last_print = line, now
+
+
+def follow(app: App, job_id: str) -> Snapshot:
+    """Draw a job until it ends; Ctrl-C asks to cancel it (twice: stop watching)."""
+    cancelled = False
+    last: Snapshot | None = None
+    with LiveBar(console) as bar:
+        while True:
+            try:
+                for event in app.watch(job_id, after=last["seq"] if last else 0):
+                    last = event["job"]
+                    if event["kind"] == "log" and event["log"]:
+                        console.print(f"[dim]{event['log']}[/dim]", highlight=False)
+                    bar.draw(last)
+                break
+            except KeyboardInterrupt:
+                if cancelled:
+                    raise
+                cancelled = True
+                err.print("[yellow]cancelling…[/yellow] (Ctrl-C again to stop watching)")
+                try:
+                    app.cancel(job_id)
+                except JobwireError as exc:
+                    err.print(f"[yellow]{exc.message}[/yellow]")
+    assert last is not None
+    return last
+
+
+def _finish(app: App, snap: Snapshot) -> None:
+    status = snap["status"]
+    if status == "succeeded":
+        text = app.store.result(snap["id"])
+        value = loads(text) if text is not None else None
+        console.print(f"[green]succeeded[/green] job {snap['id']}")
+        console.print_json(data=value)
+        return
+    if status == "failed":
+        error = snap["error"] or {"code": "?", "message": ""}
+        err.print(f"[red]failed[/red] job {snap['id']}: [{error['code']}] {error['message']}")
+        raise typer.Exit(1)
+    err.print(f"[yellow]{status}[/yellow] job {snap['id']}")
+    raise typer.Exit(130 if status == "cancelled" else 1)
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+@cli.command()
+def run(
+    target: Annotated[str, typer.Argument(help="MODULE:APP")],
+    task: Annotated[str, typer.Argument(help="Task name")],
+    arg: Annotated[list[str], typer.Option("--arg", help="key=value (value read as JSON "
+                                           "when it parses, else as a string)")] = [],  # noqa: B006
+    json_args: Annotated[str | None, typer.Option("--json", help="Arguments as a JSON object")]
+    = None,
+    owner: Annotated[str | None, typer.Option(help="Owner of the job")] = None,
+    worker: Annotated[bool, typer.Option(help="Run workers in this process "
+                                         "(--no-worker when `jobwire worker` runs them)")] = True,
+) -> None:
+    """Submit a job and draw its progress until it ends. Ctrl-C cancels it."""
+    _setup_logging(logging.WARNING)
+    app = load_app(target)
+    args = _parse_args(arg, json_args)
+    try:
+        if worker:
+            app.start()
+        job = app.submit(task, args, owner=owner)
+        if not job.created:
+            err.print(f"[yellow]{job.outcome}[/yellow]: following existing job {job.id}")
+        else:
+            err.print(f"job {job.id} submitted")
+        snap = follow(app, job.id)
+    except JobwireError as exc:
+        raise _fail(exc) from None
+    finally:
+        app.stop(grace=2.0)
+    _finish(app, snap)
+
+
+@cli.command()
+def demo(
+    documents: Annotated[int, typer.Option(help="How many documents to analyse")] = 300,
+    database: DatabaseOption = None,
+) -> None:
+    """Run a built-in example job and draw its live progress bar."""
+    from .demo import register
+
+    _setup_logging(logging.WARNING)
+    app = App(database)
+    register(app)
+    console.print(f"[bold]jobwire demo[/bold] · database {app.settings.database_url}")
+    with app:
+        job = app.submit("demo.analyse", {"documents_count": documents})
+        snap = follow(app, job.id)
+    _finish(app, snap)
+    console.print("Next: [bold]jobwire jobs[/bold] lists it, "
+                  f"[bold]jobwire show {job.id}[/bold] shows it.")
+
+
+@cli.command("worker")
+def worker_cmd(
+    target: Annotated[str, typer.Argument(help="MODULE:APP")],
+    concurrency: Annotated[int | None, typer.Option("--concurrency", "-c")] = None,
+    executor: Annotated[str | None, typer.Option(help="threads or processes")] = None,
+    grace: Annotated[float, typer.Option(help="Seconds running jobs get at shutdown")] = 10.0,
+) -> None:
+    """Run workers only, until SIGINT or SIGTERM (running jobs get --grace seconds)."""
+    _setup_logging()
+    app = load_app(target)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            err.print("[red]second signal: exiting now[/red]")
+            os._exit(1)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    worker = app.start(workers=concurrency, executor=executor)
+    err.print(f"worker {worker.id}: {worker.concurrency} {worker.executor.kind}, "
+              f"tasks: {', '.join(sorted(app.tasks))}")
+    while not stop.wait(0.5):
+        pass
+    err.print(f"stopping (grace {grace:g} s)…")
+    app.stop(grace=grace)
+
+
+@cli.command()
+def jobs(
+    app_target: AppOption = None,
+    database: DatabaseOption = None,
+    status: Annotated[list[str], typer.Option(help="Filter by status")] = [],  # noqa: B006
+    task: Annotated[str | None, typer.Option(help="Filter by task")] = None,
+    owner: Annotated[str | None, typer.Option(help="Filter by owner")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """List jobs, newest first."""
+    app = _app_for(app_target, database)
+    try:
+        page = app.list(status=status or None, task=task, owner=owner, limit=limit)
+    except (JobwireError, ValueError) as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from None
+    from .snapshot import snapshot
+
+    snaps = [snapshot(j) for j in page.jobs]
+    if as_json:
+        console.print_json(data={"jobs": snaps, "next_cursor": page.next_cursor})
+        return
+    table = Table("task", "status", "progress", "step", "owner", "created", "id")
+    for s in snaps:
+        counts = f"{s['current']}/{s['total']}" if s["total"] is not None else str(s["current"])
+        if s["percent"] is not None:
+            counts += f" ({s['percent']:g}%)"
+        table.add_row(s["task"], s["status"], counts, s["step"] or "", s["owner"],
+                      (s["created_at"] or "")[:19].replace("T", " "), s["id"])
+    console.print(table)
+
+
+@cli.command()
+def show(
+    job_id: str,
+    app_target: AppOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Show one job's snapshot (and its result when it succeeded)."""
+    app = _app_for(app_target, database)
+    try:
+        job = app.get(job_id)
+    except JobwireError as exc:
+        raise _fail(exc) from None
+    data: dict[str, Any] = dict(job.snapshot)
+    if job.status.value == "succeeded":
+        text = app.store.result(job.id)
+        data["result"] = loads(text) if text is not None else None
+    console.print_json(data=data)
+
+
+@cli.command()
+def cancel(
+    job_id: str,
+    app_target: AppOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Cancel a job: a queued one at once, a running one at its next progress call."""
+    app = _app_for(app_target, database)
+    try:
+        job = app.cancel(job_id)
+    except JobwireError as exc:
+        raise _fail(exc) from None
+    console.print(f"job {job.id}: {job.status.value}"
+                  + (" (cancel requested)" if job.status.value != "cancelled" else ""))
+
+
+@cli.command()
+def tasks(target: Annotated[str, typer.Argument(help="MODULE:APP")]) -> None:
+    """List an app's tasks and their arguments' JSON Schema."""
+    app = load_app(target)
+    for name, task in sorted(app.tasks.items()):
+        console.print(f"[bold]{name}[/bold] {task.options.description}")
+        console.print_json(data=task.schema())
+
+
+@db_cli.command("upgrade")
+def db_upgrade(database: DatabaseOption = None) -> None:
+    """Create or migrate jobwire's tables."""
+    from .store.migrate import pending
+    from .store.sql import SQLStore
+
+    store = SQLStore(App(database).settings.database_url)
+    todo = pending(store._writer)
+    if not todo:
+        console.print("database is up to date")
+        return
+    with Progress(TextColumn("migrating"), BarColumn(), TextColumn("{task.completed}/"
+                  "{task.total} {task.fields[rev]}"), console=console) as bar:
+        t = bar.add_task("", total=len(todo), rev="")
+
+        def on_apply(rev: str, doc: str) -> None:
+            bar.update(t, advance=1, rev=f"{rev} {doc}")
+
+        applied = store.upgrade(on_apply=on_apply)
+    console.print(f"applied {len(applied)} migration(s): {', '.join(applied)}")
+    store.close()

@@ -1,0 +1,140 @@
+"""Shared fixtures: fake clocks, database URLs for real SQLite files and PostgreSQL.
+
+A test that needs a service it cannot reach is skipped with the reason, unless
+``JOBWIRE_REQUIRE_SERVICES=1`` (CI), where the skip becomes a failure. ``require_service``
+is the one place that decides; every service fixture (PostgreSQL here, Redis later) uses it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import pytest
+
+T = TypeVar("T")
+
+POSTGRES_URL = os.environ.get(
+    "JOBWIRE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+#: Everything jobwire creates in a database; dropped before each PostgreSQL test.
+JOBWIRE_TABLES = (
+    "jobwire_events",
+    "jobwire_results",
+    "jobwire_history",
+    "jobwire_jobs",
+    "jobwire_alembic_version",
+)
+
+
+def services_required() -> bool:
+    return os.environ.get("JOBWIRE_REQUIRE_SERVICES", "").strip() in ("1", "true", "yes")
+
+
+def require_service(name: str, check: Callable[[], T]) -> T:
+    """Run ``check`` (which raises when ``name`` is unreachable) and return its value.
+
+    When it raises, skip the test with the reason, or fail it when
+    ``JOBWIRE_REQUIRE_SERVICES=1`` says the services must be there.
+    """
+    try:
+        return check()
+    except Exception as exc:  # any failure to reach the service is the reason to skip
+        reason = f"{name} is not available: {type(exc).__name__}: {exc}".strip()
+        if services_required():
+            pytest.fail(f"{reason} (JOBWIRE_REQUIRE_SERVICES=1)", pytrace=False)
+        pytest.skip(reason)
+
+
+# -- clocks ---------------------------------------------------------------------------
+
+
+class FakeClock:
+    """A monotonic clock that only moves when told to."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        self.now += seconds
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+# -- SQLite ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Any) -> str:
+    """A fresh SQLite file for this test."""
+    return f"sqlite:///{tmp_path / 'jobwire.db'}"
+
+
+# -- PostgreSQL -----------------------------------------------------------------------
+
+
+def _psycopg_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _with_database(url: str, database: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{database}"
+
+
+def _connect_maintenance() -> Any:
+    import psycopg
+
+    return psycopg.connect(_psycopg_url(POSTGRES_URL), connect_timeout=3, autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def _postgres_database() -> Iterator[str]:
+    """A database created for this test session (and dropped after it), so concurrent
+    sessions and other users of the ``test`` database never see each other's tables."""
+
+    def check() -> Any:
+        return _connect_maintenance()
+
+    maintenance = require_service(f"PostgreSQL at {POSTGRES_URL}", check)
+    name = f"jobwire_test_{uuid.uuid4().hex[:12]}"
+    with maintenance:
+        maintenance.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_database(POSTGRES_URL, name)
+    finally:
+        with _connect_maintenance() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def reset_postgres(url: str) -> None:
+    """Drop jobwire's tables (and its migration version) so the next store starts empty."""
+    import psycopg
+
+    with psycopg.connect(_psycopg_url(url), connect_timeout=3, autocommit=True) as conn:
+        conn.execute("SET lock_timeout = '10s'")
+        conn.execute(f"DROP TABLE IF EXISTS {', '.join(JOBWIRE_TABLES)} CASCADE")
+
+
+@pytest.fixture
+def postgres_url(_postgres_database: str) -> str:
+    """A PostgreSQL URL whose database holds no jobwire tables at the start of the test."""
+    reset_postgres(_postgres_database)
+    return _postgres_database
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    # Every test that uses PostgreSQL carries the marker, so `-m "not postgres"` skips them.
+    for item in items:
+        if "postgres_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
