@@ -92,8 +92,15 @@ class Task:
         try:
             model = self.model.model_validate(dict(args))
         except pydantic.ValidationError as exc:
+            accepted = ", ".join(self.model.model_fields) or "no arguments"
             errors = [
-                {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                {
+                    "loc": list(e["loc"]),
+                    "msg": f"not an argument of this task (it takes: {accepted})"
+                    if e["type"] == "extra_forbidden"
+                    else e["msg"],
+                    "type": e["type"],
+                }
                 for e in exc.errors(include_url=False, include_context=False)
             ]
             where = "; ".join(

@@ -9,6 +9,7 @@ and can be cancelled for real.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import queue
 import threading
 from collections.abc import Coroutine
@@ -55,7 +56,7 @@ class ThreadExecutor(Executor):
         run.handle = future
         try:
             return future.result()
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, concurrent.futures.CancelledError):
             from ..errors import JobCancelled
 
             raise JobCancelled() from None
