@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -79,7 +80,7 @@ def _app_for(app_target: str | None, database: str | None) -> App:
 
 
 def _fail(exc: JobwireError) -> typer.Exit:
-    err.print(f"[red]error[/red] {exc.message}")
+    err.print(f"[red]error[/red] {escape(exc.message)}")
     return typer.Exit(2)
 
 
@@ -206,7 +207,8 @@ def _finish(app: App, snap: Snapshot) -> None:
         return
     if status == "failed":
         error = snap["error"] or {"code": "?", "message": ""}
-        err.print(f"[red]failed[/red] job {snap['id']}: [{error['code']}] {error['message']}")
+        err.print(f"[red]failed[/red] job {snap['id']}: "
+                  + escape(f"[{error['code']}] {error['message']}"))
         raise typer.Exit(1)
     err.print(f"[yellow]{status}[/yellow] job {snap['id']}")
     raise typer.Exit(130 if status == "cancelled" else 1)

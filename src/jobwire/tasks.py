@@ -158,7 +158,7 @@ class Task:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled by reference, so a process pool finds it by importing its module.
-        return (_load_task, (self.fn.__module__, self.fn.__qualname__))
+        return (load_function, (self.fn.__module__, self.fn.__qualname__))
 
 
 class Submitter:
@@ -171,13 +171,20 @@ class Submitter:
         return self.task.app.submit(self.task.name, args, owner=self.owner, delay=self.delay)
 
 
-def _load_task(module: str, qualname: str) -> Task:
+def load_function(module: str, qualname: str) -> Callable[..., Any]:
+    """The task function at ``module:qualname``, whether or not it was decorated there."""
     obj: Any = importlib.import_module(module)
     for part in qualname.split("."):
-        obj = getattr(obj, part)
-    if not isinstance(obj, Task):
-        raise ConfigurationError(f"{module}:{qualname} is not a jobwire task")
-    return obj
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise ConfigurationError(
+                f"Cannot find {module}:{qualname} in a child process: tasks run with "
+                "executor='processes' must be module-level functions"
+            )
+    fn = obj.fn if isinstance(obj, Task) else obj
+    if not callable(fn):
+        raise ConfigurationError(f"{module}:{qualname} is not callable")
+    return fn  # type: ignore[no-any-return]
 
 
 def _sorted(value: Any) -> Any:

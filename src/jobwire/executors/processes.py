@@ -18,7 +18,6 @@ from .threads import ThreadExecutor
 
 if TYPE_CHECKING:
     from ..progress import Progress
-    from ..tasks import Task
     from ..worker import Run
 
 
@@ -41,11 +40,12 @@ class ProcessExecutor(ThreadExecutor):
         if run.task.is_async:
             return super()._call(run, kwargs)
         self._runs[run.job_id] = run
+        fn = run.task.fn
+        kwargs = {k: v for k, v in kwargs.items() if k != run.task.progress_param}
         try:
-            args = dict(run.record.args)
             future = self._pool.submit(
-                _child, run.task, args, run.job_id, run.progress.interval, self._events,
-                self._cancelled,
+                _child, (fn.__module__, fn.__qualname__), kwargs, run.task.progress_param,
+                run.job_id, run.progress.interval, self._events, self._cancelled,
             )
             state, value = future.result()
             # The child's last counts, so the final snapshot shows where it ended.
@@ -89,20 +89,20 @@ class ProcessExecutor(ThreadExecutor):
         self._manager.shutdown()
 
 
-def _child(task: Task, args: dict[str, Any], job_id: str, interval: float, events: Any,
-           cancelled: Any) -> tuple[dict[str, Any], Any]:
+def _child(ref: tuple[str, str], kwargs: dict[str, Any], progress_param: str | None,
+           job_id: str, interval: float, events: Any, cancelled: Any) -> tuple[dict[str, Any], Any]:
     """Runs in the child process."""
     from pydantic_core import to_jsonable_python
 
     from ..progress import Progress
+    from ..tasks import load_function
 
     def sink(p: Progress, kind: str, log: str | None) -> None:
         events.put((job_id, kind, p.state, log))
 
     progress = Progress(job_id, sink=sink, interval=interval,
                         cancel_source=lambda: bool(cancelled.get(job_id, False)))
-    kwargs = task.python_args(args)
-    if task.progress_param:
-        kwargs[task.progress_param] = progress
-    value = task.fn(**kwargs)
+    if progress_param:
+        kwargs[progress_param] = progress
+    value = load_function(*ref)(**kwargs)
     return progress.state, to_jsonable_python(value)
