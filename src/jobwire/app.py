@@ -65,7 +65,7 @@ class App:
         store: Store | None = None,
         bus: Bus | None = None,
     ) -> None:
-        given = {
+        given: dict[str, Any] = {
             "database_url": database_url,
             "bus_url": bus_url,
             "workers": workers,
@@ -76,7 +76,7 @@ class App:
             "retention_days": retention_days,
             "default_owner": default_owner,
         }
-        self.settings = Settings(**{k: v for k, v in given.items() if v is not None})
+        self.settings = Settings.model_validate({k: v for k, v in given.items() if v is not None})
         self.tasks: dict[str, Task] = {}
         self._store = store
         self._bus = bus
@@ -116,6 +116,8 @@ class App:
     @overload
     def task(
         self,
+        fn: None = None,
+        /,
         *,
         name: str | None = None,
         max_concurrency: int | None = None,
@@ -154,8 +156,10 @@ class App:
         """
 
         def register(f: Callable[..., Any]) -> Task:
-            for option, value in (("max_concurrency", max_concurrency),
-                                  ("per_owner_limit", per_owner_limit)):
+            for option, value in (
+                ("max_concurrency", max_concurrency),
+                ("per_owner_limit", per_owner_limit),
+            ):
                 if value is not None and value < 1:
                     raise ConfigurationError(f"Expected {option} >= 1, but got {value!r}")
             if retries < 0 or (timeout is not None and timeout <= 0) or retry_backoff < 0:
@@ -264,8 +268,9 @@ class App:
         if status is not None:
             items = [status] if isinstance(status, str | JobStatus) else list(status)
             statuses = [JobStatus(s).value for s in items]
-        return self.store.list(status=statuses, task=task, owner=owner, cursor=cursor,
-                               limit=max(1, min(limit, 500)))
+        return self.store.list(
+            status=statuses, task=task, owner=owner, cursor=cursor, limit=max(1, min(limit, 500))
+        )
 
     def cancel(self, job_id: str) -> Job:
         """Cancel: a queued job at once, a running one at its next Progress call. Raises
@@ -302,8 +307,11 @@ class App:
                         f"Job {job_id} is still {record.status.value} after {timeout} s",
                         job_id=job_id,
                     )
-                wait = self.settings.poll_interval if left is None else min(
-                    left, self.settings.poll_interval)
+                wait = (
+                    self.settings.poll_interval
+                    if left is None
+                    else min(left, self.settings.poll_interval)
+                )
                 event = sub.get(wait)
                 while event is not None and event["job"]["status"] not in [
                     s.value for s in TERMINAL

@@ -40,8 +40,12 @@ AppOption = Annotated[
 ]
 DatabaseOption = Annotated[
     str | None,
-    typer.Option("--database", "-d", envvar="JOBWIRE_DATABASE_URL",
-                 help="Database URL (default sqlite:///jobwire.db)."),
+    typer.Option(
+        "--database",
+        "-d",
+        envvar="JOBWIRE_DATABASE_URL",
+        help="Database URL (default sqlite:///jobwire.db).",
+    ),
 ]
 
 
@@ -147,7 +151,7 @@ class LiveBar:
             else (str(snap["current"]) if snap["current"] else "")
         )
         eta = snap["eta_seconds"]
-        fields = {
+        fields: dict[str, Any] = {
             "label": f"{snap['task']} [dim]{snap['status']}[/dim]",
             "counts": counts,
             "step": snap["step"] or "",
@@ -157,15 +161,15 @@ class LiveBar:
         if self.tty:
             if self._task is None:
                 self._task = self._progress.add_task("", total=snap["total"], **fields)
-            self._progress.update(self._task, completed=snap["current"], total=snap["total"],
-                                  **fields)
+            self._progress.update(
+                self._task, completed=snap["current"], total=snap["total"], **fields
+            )
             return
         line = " · ".join(v for v in (snap["status"], counts, fields["step"], fields["eta"]) if v)
         now = time.monotonic()
         terminal = snap["status"] in ("succeeded", "failed", "cancelled")
         step_changed = snap["step"] != self._last_step
-        if line != self._last_line and (terminal or step_changed
-                                        or now - self._last_print >= 0.5):
+        if line != self._last_line and (terminal or step_changed or now - self._last_print >= 0.5):
             self._last_step = snap["step"]
             self.out.print(f"{snap['task']} {line}", highlight=False)
             self._last_line, self._last_print = line, now
@@ -207,8 +211,10 @@ def _finish(app: App, snap: Snapshot) -> None:
         return
     if status == "failed":
         error = snap["error"] or {"code": "?", "message": ""}
-        err.print(f"[red]failed[/red] job {snap['id']}: "
-                  + escape(f"[{error['code']}] {error['message']}"))
+        err.print(
+            f"[red]failed[/red] job {snap['id']}: "
+            + escape(f"[{error['code']}] {error['message']}")
+        )
         raise typer.Exit(1)
     err.print(f"[yellow]{status}[/yellow] job {snap['id']}")
     raise typer.Exit(130 if status == "cancelled" else 1)
@@ -221,13 +227,22 @@ def _finish(app: App, snap: Snapshot) -> None:
 def run(
     target: Annotated[str, typer.Argument(help="MODULE:APP")],
     task: Annotated[str, typer.Argument(help="Task name")],
-    arg: Annotated[list[str], typer.Option("--arg", help="key=value (value read as JSON "
-                                           "when it parses, else as a string)")] = [],  # noqa: B006
-    json_args: Annotated[str | None, typer.Option("--json", help="Arguments as a JSON object")]
-    = None,
+    arg: Annotated[
+        list[str],
+        typer.Option(
+            "--arg", help="key=value (value read as JSON when it parses, else as a string)"
+        ),
+    ] = [],  # noqa: B006
+    json_args: Annotated[
+        str | None, typer.Option("--json", help="Arguments as a JSON object")
+    ] = None,
     owner: Annotated[str | None, typer.Option(help="Owner of the job")] = None,
-    worker: Annotated[bool, typer.Option(help="Run workers in this process "
-                                         "(--no-worker when `jobwire worker` runs them)")] = True,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            help="Run workers in this process (--no-worker when `jobwire worker` runs them)"
+        ),
+    ] = True,
 ) -> None:
     """Submit a job and draw its progress until it ends. Ctrl-C cancels it."""
     _setup_logging(logging.WARNING)
@@ -265,8 +280,9 @@ def demo(
         job = app.submit("demo.analyse", {"documents_count": documents})
         snap = follow(app, job.id)
     _finish(app, snap)
-    console.print("Next: [bold]jobwire jobs[/bold] lists it, "
-                  f"[bold]jobwire show {job.id}[/bold] shows it.")
+    console.print(
+        f"Next: [bold]jobwire jobs[/bold] lists it, [bold]jobwire show {job.id}[/bold] shows it."
+    )
 
 
 @cli.command("worker")
@@ -290,8 +306,10 @@ def worker_cmd(
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     worker = app.start(workers=concurrency, executor=executor)
-    err.print(f"worker {worker.id}: {worker.concurrency} {worker.executor.kind}, "
-              f"tasks: {', '.join(sorted(app.tasks))}")
+    err.print(
+        f"worker {worker.id}: {worker.concurrency} {worker.executor.kind}, "
+        f"tasks: {', '.join(sorted(app.tasks))}"
+    )
     while not stop.wait(0.5):
         pass
     err.print(f"stopping (grace {grace:g} s)…")
@@ -326,8 +344,15 @@ def jobs(
         counts = f"{s['current']}/{s['total']}" if s["total"] is not None else str(s["current"])
         if s["percent"] is not None:
             counts += f" ({s['percent']:g}%)"
-        table.add_row(s["task"], s["status"], counts, s["step"] or "", s["owner"],
-                      (s["created_at"] or "")[:19].replace("T", " "), s["id"])
+        table.add_row(
+            s["task"],
+            s["status"],
+            counts,
+            s["step"] or "",
+            s["owner"],
+            (s["created_at"] or "")[:19].replace("T", " "),
+            s["id"],
+        )
     console.print(table)
 
 
@@ -362,8 +387,10 @@ def cancel(
         job = app.cancel(job_id)
     except JobwireError as exc:
         raise _fail(exc) from None
-    console.print(f"job {job.id}: {job.status.value}"
-                  + (" (cancel requested)" if job.status.value != "cancelled" else ""))
+    console.print(
+        f"job {job.id}: {job.status.value}"
+        + (" (cancel requested)" if job.status.value != "cancelled" else "")
+    )
 
 
 @cli.command()
@@ -386,8 +413,12 @@ def db_upgrade(database: DatabaseOption = None) -> None:
     if not todo:
         console.print("database is up to date")
         return
-    with Progress(TextColumn("migrating"), BarColumn(), TextColumn("{task.completed}/"
-                  "{task.total} {task.fields[rev]}"), console=console) as bar:
+    with Progress(
+        TextColumn("migrating"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} {task.fields[rev]}"),
+        console=console,
+    ) as bar:
         t = bar.add_task("", total=len(todo), rev="")
 
         def on_apply(rev: str, doc: str) -> None:

@@ -26,9 +26,9 @@ def documents(count: int, seed: int = 7) -> list[str]:
 
 def register(app: App) -> None:
     @app.task(name="demo.analyse", steps=("init", "processing", "aggregating", "saving"))
-    def analyse(progress: Progress, documents_count: int = 200, work: int = 40_000) -> dict[
-        str, object
-    ]:
+    def analyse(
+        progress: Progress, documents_count: int = 200, work: int = 40_000
+    ) -> dict[str, object]:
         """Fingerprint and count words in generated documents."""
         progress.step("init", message="generating documents")
         docs = documents(documents_count)

@@ -62,9 +62,7 @@ class Task:
         self._template_fields: tuple[str, ...] = ()
         key = options.dedupe_key
         if isinstance(key, str):
-            self._template_fields = tuple(
-                f for _, f, _, _ in string.Formatter().parse(key) if f
-            )
+            self._template_fields = tuple(f for _, f, _, _ in string.Formatter().parse(key) if f)
             unknown = [f for f in self._template_fields if f not in self.model.model_fields]
             if unknown:
                 raise ConfigurationError(
@@ -184,7 +182,7 @@ def load_function(module: str, qualname: str) -> Callable[..., Any]:
     fn = obj.fn if isinstance(obj, Task) else obj
     if not callable(fn):
         raise ConfigurationError(f"{module}:{qualname} is not callable")
-    return fn  # type: ignore[no-any-return]
+    return fn
 
 
 def _sorted(value: Any) -> Any:
@@ -218,7 +216,7 @@ def _argument_model(
             continue
         default = ... if param.default is param.empty else param.default
         fields[param.name] = (hint, default)
-    model = pydantic.create_model(  # type: ignore[call-overload]
+    model = pydantic.create_model(
         f"{name.replace('.', '_')}_arguments",
         __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=False),
         **fields,

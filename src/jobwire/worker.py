@@ -91,8 +91,16 @@ class Worker:
         self._claiming = True
         self._thread: threading.Thread | None = None
         self._history_cache: dict[str, tuple[float, float | None]] = {}
-        self.stats = {"claimed": 0, "succeeded": 0, "failed": 0, "cancelled": 0, "retried": 0,
-                      "rejected": 0, "recovered": 0, "ignored": 0}
+        self.stats = {
+            "claimed": 0,
+            "succeeded": 0,
+            "failed": 0,
+            "cancelled": 0,
+            "retried": 0,
+            "rejected": 0,
+            "recovered": 0,
+            "ignored": 0,
+        }
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -100,11 +108,17 @@ class Worker:
         if self._thread is not None:
             return
         self.executor.start()
-        self._thread = threading.Thread(target=self._loop, name=f"jobwire-engine-{self.id}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name=f"jobwire-engine-{self.id}", daemon=True
+        )
         self._thread.start()
-        logger.info("worker %s started with %d %s", self.id, self.concurrency,
-                    self.executor.kind, extra={"action": "worker_start"})
+        logger.info(
+            "worker %s started with %d %s",
+            self.id,
+            self.concurrency,
+            self.executor.kind,
+            extra={"action": "worker_start"},
+        )
 
     def stop(self, grace: float = 10.0) -> None:
         """Stop claiming; give running jobs ``grace`` seconds, then requeue the rest."""
@@ -129,8 +143,11 @@ class Worker:
         if leftover:
             events = self.app.store.release(self.id, [r.job_id for r in leftover])
             self.app.bus.publish(events)
-            logger.warning("requeued %d job(s) still running at shutdown", len(events),
-                           extra={"action": "requeue"})
+            logger.warning(
+                "requeued %d job(s) still running at shutdown",
+                len(events),
+                extra={"action": "requeue"},
+            )
         for run in leftover:
             self._running.pop(run.job_id, None)
         self.executor.shutdown()
@@ -206,10 +223,14 @@ class Worker:
         if slots <= 0 or not self._claiming:
             return
         app = self.app
-        limits = {t.name: t.options.max_concurrency for t in app.tasks.values()
-                  if t.options.max_concurrency}
-        claimed = app.store.claim(self.id, slots, tasks=list(app.tasks), limits=limits,
-                                  lease_seconds=self.lease_seconds)
+        limits = {
+            t.name: t.options.max_concurrency
+            for t in app.tasks.values()
+            if t.options.max_concurrency
+        }
+        claimed = app.store.claim(
+            self.id, slots, tasks=list(app.tasks), limits=limits, lease_seconds=self.lease_seconds
+        )
         self._more_work = len(claimed) == slots
         self._next_poll = time.monotonic() + self.poll_interval
         if not claimed:
@@ -252,8 +273,11 @@ class Worker:
             self.request_cancel(job_id)
         for job_id in result.rejected:
             self.stats["rejected"] += 1
-            logger.warning("job %s: this attempt lost its lease; its writes were dropped",
-                           job_id, extra={"job_id": job_id, "action": "rejected"})
+            logger.warning(
+                "job %s: this attempt lost its lease; its writes were dropped",
+                job_id,
+                extra={"job_id": job_id, "action": "rejected"},
+            )
             run = self._running.get(job_id)
             if run is not None:  # someone else owns the job now: stop working on it
                 run.ended = True
@@ -283,9 +307,15 @@ class Worker:
         timeout = run.task.options.timeout
         run.progress.request_cancel()
         self.executor.cancel(run)
-        self._end(run, self._failure(run, "timeout",
-                                     f"The attempt ran longer than its timeout of {timeout} s.",
-                                     {"timeout": timeout}))
+        self._end(
+            run,
+            self._failure(
+                run,
+                "timeout",
+                f"The attempt ran longer than its timeout of {timeout} s.",
+                {"timeout": timeout},
+            ),
+        )
 
     def _renew(self) -> None:
         if not self._running:
@@ -312,8 +342,18 @@ class Worker:
             run.last_step = p.step_name
             run.eta.start(p.total, p.current)
         estimate = run.eta.update(p.current, p.total)
-        rep = Report(run.job_id, run.attempt, kind, p.current, p.total, p.step_name, p.message,
-                     estimate.eta_seconds, estimate.rate, log)
+        rep = Report(
+            run.job_id,
+            run.attempt,
+            kind,
+            p.current,
+            p.total,
+            p.step_name,
+            p.message,
+            estimate.eta_seconds,
+            estimate.rate,
+            log,
+        )
         with self._cond:
             self._reports.append(rep)
             self._cond.notify()
@@ -325,7 +365,7 @@ class Worker:
             if run.task.progress_param:
                 kwargs[run.task.progress_param] = run.progress
             value = call(run, kwargs)
-            finish = self._success(run, value)
+            finish: Finish | None = self._success(run, value)
         except JobCancelled:
             finish = self._finish(run, JobStatus.CANCELLED)
         except BaseException as exc:  # a task may raise anything: record it, never lose it
@@ -352,16 +392,29 @@ class Worker:
 
     def _finish(self, run: Run, status: JobStatus, **kw: Any) -> Finish:
         p = run.progress
-        return Finish(run.job_id, run.attempt, status, p.current, p.total, p.step_name,
-                      p.message, duration=time.monotonic() - run.started, **kw)
+        return Finish(
+            run.job_id,
+            run.attempt,
+            status,
+            p.current,
+            p.total,
+            p.step_name,
+            p.message,
+            duration=time.monotonic() - run.started,
+            **kw,
+        )
 
     def _success(self, run: Run, value: Any) -> Finish:
         try:
             text = dumps(to_jsonable_python(value))
         except Exception as exc:  # noqa: BLE001 - reported as the job's error
-            return self._failure(run, "result_not_serializable",
-                                 f"The task returned a value that cannot be stored as JSON: "
-                                 f"{exc}", {"type": type(value).__name__}, retry=False)
+            return self._failure(
+                run,
+                "result_not_serializable",
+                f"The task returned a value that cannot be stored as JSON: {exc}",
+                {"type": type(value).__name__},
+                retry=False,
+            )
         return self._finish(run, JobStatus.SUCCEEDED, result=text)
 
     def _from_exception(self, run: Run, exc: BaseException) -> Finish:
@@ -371,18 +424,35 @@ class Worker:
         }
         return self._failure(run, "task_error", f"{type(exc).__name__}: {exc}", details)
 
-    def _failure(self, run: Run, code: str, message: str, details: Any,
-                 retry: bool = True) -> Finish:
+    def _failure(
+        self, run: Run, code: str, message: str, details: Any, retry: bool = True
+    ) -> Finish:
         record = run.record
         if retry and record.attempt < record.max_attempts:
             delay = min(run.task.options.retry_backoff * 2 ** (record.attempt - 1), MAX_BACKOFF)
             self.stats["retried"] += 1
-            logger.info("job %s attempt %d failed (%s); retrying in %.1f s", run.job_id,
-                        record.attempt, code, delay, extra={"job_id": run.job_id,
-                                                             "action": "retry"})
-            return self._finish(run, JobStatus.QUEUED, error_code=code, error_message=message,
-                                error_details=details, run_after=time.time() + delay)
-        logger.info("job %s failed: %s", run.job_id, message,
-                    extra={"job_id": run.job_id, "action": "failed"})
-        return self._finish(run, JobStatus.FAILED, error_code=code, error_message=message,
-                            error_details=details)
+            logger.info(
+                "job %s attempt %d failed (%s); retrying in %.1f s",
+                run.job_id,
+                record.attempt,
+                code,
+                delay,
+                extra={"job_id": run.job_id, "action": "retry"},
+            )
+            return self._finish(
+                run,
+                JobStatus.QUEUED,
+                error_code=code,
+                error_message=message,
+                error_details=details,
+                run_after=time.time() + delay,
+            )
+        logger.info(
+            "job %s failed: %s",
+            run.job_id,
+            message,
+            extra={"job_id": run.job_id, "action": "failed"},
+        )
+        return self._finish(
+            run, JobStatus.FAILED, error_code=code, error_message=message, error_details=details
+        )

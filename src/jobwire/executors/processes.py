@@ -31,8 +31,9 @@ class ProcessExecutor(ThreadExecutor):
         self._cancelled: Any = self._manager.dict()
         self._pool = ProcessPoolExecutor(max_workers=self.concurrency, mp_context=ctx)
         self._runs: dict[str, Run] = {}
-        self._forwarder = threading.Thread(target=self._forward, name="jobwire-forward",
-                                           daemon=True)
+        self._forwarder = threading.Thread(
+            target=self._forward, name="jobwire-forward", daemon=True
+        )
         self._forwarder.start()
         super().start()
 
@@ -44,8 +45,14 @@ class ProcessExecutor(ThreadExecutor):
         kwargs = {k: v for k, v in kwargs.items() if k != run.task.progress_param}
         try:
             future = self._pool.submit(
-                _child, (fn.__module__, fn.__qualname__), kwargs, run.task.progress_param,
-                run.job_id, run.progress.interval, self._events, self._cancelled,
+                _child,
+                (fn.__module__, fn.__qualname__),
+                kwargs,
+                run.task.progress_param,
+                run.job_id,
+                run.progress.interval,
+                self._events,
+                self._cancelled,
             )
             state, value = future.result()
             # The child's last counts, so the final snapshot shows where it ended.
@@ -75,7 +82,11 @@ class ProcessExecutor(ThreadExecutor):
                 continue
             p = run.progress
             p.current, p.total, p.step_name, p.message = (
-                state["current"], state["total"], state["step"], state["message"])
+                state["current"],
+                state["total"],
+                state["step"],
+                state["message"],
+            )
             self.worker.report(run, kind, log)
 
     def shutdown(self) -> None:
@@ -89,8 +100,15 @@ class ProcessExecutor(ThreadExecutor):
         self._manager.shutdown()
 
 
-def _child(ref: tuple[str, str], kwargs: dict[str, Any], progress_param: str | None,
-           job_id: str, interval: float, events: Any, cancelled: Any) -> tuple[dict[str, Any], Any]:
+def _child(
+    ref: tuple[str, str],
+    kwargs: dict[str, Any],
+    progress_param: str | None,
+    job_id: str,
+    interval: float,
+    events: Any,
+    cancelled: Any,
+) -> tuple[dict[str, Any], Any]:
     """Runs in the child process."""
     from pydantic_core import to_jsonable_python
 
@@ -100,8 +118,12 @@ def _child(ref: tuple[str, str], kwargs: dict[str, Any], progress_param: str | N
     def sink(p: Progress, kind: str, log: str | None) -> None:
         events.put((job_id, kind, p.state, log))
 
-    progress = Progress(job_id, sink=sink, interval=interval,
-                        cancel_source=lambda: bool(cancelled.get(job_id, False)))
+    progress = Progress(
+        job_id,
+        sink=sink,
+        interval=interval,
+        cancel_source=lambda: bool(cancelled.get(job_id, False)),
+    )
     if progress_param:
         kwargs[progress_param] = progress
     value = load_function(*ref)(**kwargs)

@@ -7,6 +7,8 @@ stream that resumes from the store never misses or repeats what the bus already 
 
 from __future__ import annotations
 
+import builtins
+
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -116,7 +118,7 @@ class Store(ABC):
         tasks: Sequence[str],
         limits: Mapping[str, int],
         lease_seconds: float,
-    ) -> list[tuple[JobRecord, Event]]:
+    ) -> builtins.list[tuple[JobRecord, Event]]:
         """Move up to ``slots`` due queued jobs of ``tasks`` to running, oldest first,
         without exceeding ``limits`` (running jobs per task across all workers)."""
 
@@ -132,11 +134,11 @@ class Store(ABC):
         """Extend this worker's leases; return the ids of its jobs with a cancel request."""
 
     @abstractmethod
-    def recover(self, backoff: Mapping[str, float]) -> list[Event]:
+    def recover(self, backoff: Mapping[str, float]) -> builtins.list[Event]:
         """Requeue (attempts left) or fail (``worker_lost``) jobs whose lease ran out."""
 
     @abstractmethod
-    def release(self, worker_id: str, job_ids: Sequence[str]) -> list[Event]:
+    def release(self, worker_id: str, job_ids: Sequence[str]) -> builtins.list[Event]:
         """Give running jobs back to the queue at a graceful shutdown (not an attempt used)."""
 
     @abstractmethod
@@ -145,7 +147,7 @@ class Store(ABC):
         JobAlreadyFinished."""
 
     @abstractmethod
-    def events(self, job_id: str, after: int = 0, limit: int = 1000) -> list[Event]: ...
+    def events(self, job_id: str, after: int = 0, limit: int = 1000) -> builtins.list[Event]: ...
 
     @abstractmethod
     def result(self, job_id: str) -> str | None:
@@ -156,7 +158,7 @@ class Store(ABC):
         """Forget a terminal job, its events and result. Raises JobNotFinished."""
 
     @abstractmethod
-    def history(self, task: str, limit: int = 20) -> list[tuple[float, int | None]]:
+    def history(self, task: str, limit: int = 20) -> builtins.list[tuple[float, int | None]]:
         """``(duration, total)`` of the task's most recent successful runs."""
 
     @abstractmethod

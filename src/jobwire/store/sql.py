@@ -9,6 +9,8 @@ transaction-scoped advisory locks.
 
 from __future__ import annotations
 
+import builtins
+
 import base64
 import logging
 import time
@@ -251,9 +253,7 @@ class SQLStore(Store):
         with self._write() as conn:
             if job.dedupe_key is not None:
                 self._advisory_lock(conn, _lock_key("dedupe", job.dedupe_key))
-                row = conn.execute(
-                    sa.select(jobs).where(jobs.c.live_key == job.dedupe_key)
-                ).first()
+                row = conn.execute(sa.select(jobs).where(jobs.c.live_key == job.dedupe_key)).first()
                 if row is not None:
                     return record_from_row(row), "deduplicated"
                 if cache_ttl:
@@ -341,7 +341,7 @@ class SQLStore(Store):
         tasks: Sequence[str],
         limits: Mapping[str, int],
         lease_seconds: float,
-    ) -> list[tuple[JobRecord, Event]]:
+    ) -> builtins.list[tuple[JobRecord, Event]]:
         if slots <= 0 or not tasks:
             return []
         now = time.time()
@@ -349,7 +349,7 @@ class SQLStore(Store):
             self._advisory_lock(conn, _CLAIM_LOCK)
             room: dict[str, int] = {}
             if limits:
-                running = dict(
+                running: dict[str, int] = dict(
                     conn.execute(
                         sa.select(jobs.c.task, sa.func.count())
                         .where(jobs.c.status == "running", jobs.c.task.in_(list(limits)))
@@ -370,7 +370,7 @@ class SQLStore(Store):
                 .order_by(jobs.c.created_at, jobs.c.id)
                 .limit(slots * 4 if limits else slots)
             ).all()
-            chosen: list[str] = []
+            chosen: builtins.list[str] = []
             for job_id, task in candidates:
                 if task in room:
                     if room[task] <= 0:
@@ -412,7 +412,7 @@ class SQLStore(Store):
         if not reports and not finishes:
             return result
         now = time.time()
-        event_rows: list[dict[str, Any]] = []
+        event_rows: builtins.list[dict[str, Any]] = []
         with self._write() as conn:
             for rep in reports:
                 row = conn.execute(
@@ -463,21 +463,19 @@ class SQLStore(Store):
         finishes: Sequence[Finish],
         now: float,
         result: WriteResult,
-        event_rows: list[dict[str, Any]],
+        event_rows: builtins.list[dict[str, Any]],
     ) -> None:
         ids = [f.job_id for f in finishes]
         current = {
             r.id: r
             for r in conn.execute(
-                sa.select(
-                    jobs.c.id, jobs.c.status, jobs.c.attempt, jobs.c.seq, jobs.c.lease_owner
-                )
+                sa.select(jobs.c.id, jobs.c.status, jobs.c.attempt, jobs.c.seq, jobs.c.lease_owner)
                 .where(jobs.c.id.in_(ids))
                 .with_for_update()
             ).all()
         }
-        result_rows: list[dict[str, Any]] = []
-        history_rows: list[dict[str, Any]] = []
+        result_rows: builtins.list[dict[str, Any]] = []
+        history_rows: builtins.list[dict[str, Any]] = []
         for fin in finishes:
             row = current.get(fin.job_id)
             if row is None or row.lease_owner != worker_id or row.attempt != fin.attempt:
@@ -553,9 +551,9 @@ class SQLStore(Store):
             ).all()
         return {r.id for r in rows}
 
-    def recover(self, backoff: Mapping[str, float]) -> list[Event]:
+    def recover(self, backoff: Mapping[str, float]) -> builtins.list[Event]:
         now = time.time()
-        out: list[Event] = []
+        out: builtins.list[Event] = []
         with self._write() as conn:
             self._advisory_lock(conn, _CLAIM_LOCK)
             rows = conn.execute(
@@ -602,7 +600,7 @@ class SQLStore(Store):
             )
         return out
 
-    def release(self, worker_id: str, job_ids: Sequence[str]) -> list[Event]:
+    def release(self, worker_id: str, job_ids: Sequence[str]) -> builtins.list[Event]:
         if not job_ids:
             return []
         now = time.time()
@@ -638,9 +636,7 @@ class SQLStore(Store):
     def cancel(self, job_id: str) -> tuple[JobRecord, Event | None]:
         now = time.time()
         with self._write() as conn:
-            row = conn.execute(
-                sa.select(jobs).where(jobs.c.id == job_id).with_for_update()
-            ).first()
+            row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id).with_for_update()).first()
             if row is None:
                 raise JobNotFound(f"No job has the id {job_id!r}", job_id=job_id)
             job = record_from_row(row)
@@ -667,7 +663,7 @@ class SQLStore(Store):
             conn.execute(events.insert().values(_event_row(event, now)))
         return job, event
 
-    def events(self, job_id: str, after: int = 0, limit: int = 1000) -> list[Event]:
+    def events(self, job_id: str, after: int = 0, limit: int = 1000) -> builtins.list[Event]:
         with self._read() as conn:
             rows = conn.execute(
                 sa.select(events.c.payload)
@@ -701,7 +697,7 @@ class SQLStore(Store):
         conn.execute(results.delete().where(results.c.job_id.in_(ids)))
         conn.execute(jobs.delete().where(jobs.c.id.in_(ids)))
 
-    def history(self, task: str, limit: int = 20) -> list[tuple[float, int | None]]:
+    def history(self, task: str, limit: int = 20) -> builtins.list[tuple[float, int | None]]:
         with self._read() as conn:
             rows = conn.execute(
                 sa.select(history.c.duration, history.c.total)
@@ -715,11 +711,15 @@ class SQLStore(Store):
         deleted = 0
         while True:
             with self._write() as conn:
-                ids = conn.execute(
-                    sa.select(jobs.c.id)
-                    .where(jobs.c.status.in_(_TERMINAL), jobs.c.finished_at < older_than)
-                    .limit(500)
-                ).scalars().all()
+                ids = (
+                    conn.execute(
+                        sa.select(jobs.c.id)
+                        .where(jobs.c.status.in_(_TERMINAL), jobs.c.finished_at < older_than)
+                        .limit(500)
+                    )
+                    .scalars()
+                    .all()
+                )
                 if ids:
                     self._delete_ids(conn, ids)
             deleted += len(ids)

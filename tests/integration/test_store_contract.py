@@ -1,0 +1,838 @@
+"""One contract for every Store implementation, run against SQLite and PostgreSQL.
+
+The tests use the store only through its public methods (no SQL), so the same class checks
+any implementation: subclass :class:`StoreContract` and provide a ``store`` fixture.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from jobwire.errors import (
+    JobAlreadyFinished,
+    JobNotFinished,
+    JobNotFound,
+    JobwireError,
+    OwnerLimitReached,
+)
+from jobwire.snapshot import JobRecord
+from jobwire.status import JobStatus
+from jobwire.store import Finish, Report
+from jobwire.store.sql import SQLStore
+
+S = JobStatus
+LEASE = 30.0
+
+
+def new_job(
+    task: str = "classify",
+    owner: str = "alice",
+    *,
+    dedupe_key: str | None = None,
+    created_at: float | None = None,
+    run_after: float | None = None,
+    max_attempts: int = 1,
+    args: dict[str, Any] | None = None,
+) -> JobRecord:
+    now = time.time() if created_at is None else created_at
+    return JobRecord(
+        id=uuid.uuid4().hex,
+        task=task,
+        owner=owner,
+        args=args if args is not None else {"file_id": "f1"},
+        created_at=now,
+        run_after=run_after if run_after is not None else now,
+        max_attempts=max_attempts,
+        dedupe_key=dedupe_key,
+    )
+
+
+def finish(job: JobRecord, status: JobStatus, **changes: Any) -> Finish:
+    values: dict[str, Any] = {
+        "job_id": job.id,
+        "attempt": job.attempt,
+        "status": status,
+        "current": job.current,
+        "total": job.total,
+        "step": job.step,
+        "message": job.message,
+    }
+    values.update(changes)
+    return Finish(**values)
+
+
+def report(job: JobRecord, current: int, **changes: Any) -> Report:
+    values: dict[str, Any] = {
+        "job_id": job.id,
+        "attempt": job.attempt,
+        "kind": "progress",
+        "current": current,
+        "total": job.total,
+        "step": job.step,
+        "message": job.message,
+    }
+    values.update(changes)
+    return Report(**values)
+
+
+def run_threads(n: int, target: Callable[[int], Any]) -> list[Any]:
+    """Run ``target(i)`` in ``n`` threads released at the same moment; return what each
+    returned or raised."""
+    barrier = threading.Barrier(n)
+    out: list[Any] = [None] * n
+
+    def body(i: int) -> None:
+        barrier.wait()
+        try:
+            out[i] = target(i)
+        except Exception as exc:  # collected and asserted on by the test
+            out[i] = exc
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads)
+    return out
+
+
+class StoreContract:
+    """The behaviour every Store must have."""
+
+    @pytest.fixture
+    def store(self) -> Iterator[SQLStore]:  # pragma: no cover - provided by subclasses
+        raise NotImplementedError
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def submit(self, store: SQLStore, **kw: Any) -> JobRecord:
+        job, outcome = store.submit(new_job(**kw))
+        assert outcome == "created"
+        return job
+
+    def claim_one(self, store: SQLStore, task: str = "classify", worker: str = "w1",
+                  lease: float = LEASE) -> JobRecord:
+        claimed = store.claim(worker, 1, tasks=[task], limits={}, lease_seconds=lease)
+        assert len(claimed) == 1
+        return claimed[0][0]
+
+    def succeed(self, store: SQLStore, job: JobRecord, worker: str = "w1", **kw: Any) -> None:
+        res = store.write(worker, [], [finish(job, S.SUCCEEDED, **kw)])
+        assert res.rejected == []
+
+    # -- migrations -------------------------------------------------------------------
+
+    def test_upgrade_applies_once_and_is_idempotent(self, store: SQLStore) -> None:
+        assert store.upgrade() == ["0001"]
+        assert store.upgrade() == []
+        other = SQLStore(store.url)
+        try:
+            assert other.upgrade() == []
+        finally:
+            other.close()
+
+    def test_schema_is_created_on_first_use(self, store: SQLStore) -> None:
+        job, outcome = store.submit(new_job())
+        assert outcome == "created"
+        assert store.get(job.id) is not None
+        assert store.upgrade() == []
+
+    # -- submit -----------------------------------------------------------------------
+
+    def test_submit_creates_a_queued_job_and_its_first_event(self, store: SQLStore) -> None:
+        record = new_job(args={"file_id": "f1", "n": [1, 2]})
+        job, outcome = store.submit(record)
+        assert outcome == "created"
+        assert job.id == record.id
+        assert job.status == S.QUEUED
+        assert (job.seq, job.attempt, job.current) == (1, 0, 0)
+        got = store.get(job.id)
+        assert got is not None
+        assert got.args == {"file_id": "f1", "n": [1, 2]}
+        assert got.status == S.QUEUED and got.owner == "alice" and got.task == "classify"
+        assert got.created_at == pytest.approx(record.created_at)
+        events = store.events(job.id)
+        assert [(e["seq"], e["kind"], e["job"]["status"]) for e in events] == [
+            (1, "status", "queued")
+        ]
+
+    def test_submit_deduplicates_while_live(self, store: SQLStore) -> None:
+        first, outcome = store.submit(new_job(dedupe_key="eda:d1"))
+        assert outcome == "created"
+        second, outcome = store.submit(new_job(dedupe_key="eda:d1"))
+        assert outcome == "deduplicated"
+        assert second.id == first.id
+        other, outcome = store.submit(new_job(dedupe_key="eda:d2"))
+        assert outcome == "created" and other.id != first.id
+        # Still live while running.
+        running = self.claim_one(store)
+        assert running.id == first.id
+        again, outcome = store.submit(new_job(dedupe_key="eda:d1"))
+        assert (again.id, outcome) == (first.id, "deduplicated")
+        assert again.status == S.RUNNING
+        assert store.counts()["queued"] + store.counts()["running"] == 2
+
+    def test_submit_after_the_live_job_ended_creates_a_new_one(self, store: SQLStore) -> None:
+        first, _ = store.submit(new_job(dedupe_key="k"))
+        running = self.claim_one(store)
+        self.succeed(store, running)
+        # No cache: a finished job does not answer for its key.
+        second, outcome = store.submit(new_job(dedupe_key="k"))
+        assert outcome == "created" and second.id != first.id
+        # A cancelled one neither.
+        store.cancel(second.id)
+        third, outcome = store.submit(new_job(dedupe_key="k"))
+        assert outcome == "created" and third.id not in (first.id, second.id)
+
+    def test_submit_returns_a_cached_result_within_ttl(self, store: SQLStore) -> None:
+        first, _ = store.submit(new_job(dedupe_key="sq:3"), cache_ttl=60)
+        self.succeed(store, self.claim_one(store), result="9")
+        cached, outcome = store.submit(new_job(dedupe_key="sq:3"), cache_ttl=60)
+        assert outcome == "cached"
+        assert cached.id == first.id and cached.status == S.SUCCEEDED
+        assert store.result(cached.id) == "9"
+        assert store.counts()["queued"] == 0
+        # A different key is not a hit.
+        _, outcome = store.submit(new_job(dedupe_key="sq:4"), cache_ttl=60)
+        assert outcome == "created"
+
+    def test_submit_does_not_return_a_result_older_than_ttl(self, store: SQLStore) -> None:
+        first, _ = store.submit(new_job(dedupe_key="sq:3"), cache_ttl=0.2)
+        self.succeed(store, self.claim_one(store), result="9")
+        time.sleep(0.3)
+        fresh, outcome = store.submit(new_job(dedupe_key="sq:3"), cache_ttl=0.2)
+        assert outcome == "created" and fresh.id != first.id
+
+    def test_only_succeeded_jobs_are_cached(self, store: SQLStore) -> None:
+        first, _ = store.submit(new_job(dedupe_key="k"), cache_ttl=60)
+        running = self.claim_one(store)
+        store.write("w1", [], [finish(running, S.FAILED, error_code="boom")])
+        again, outcome = store.submit(new_job(dedupe_key="k"), cache_ttl=60)
+        assert outcome == "created" and again.id != first.id
+
+    def test_owner_limit_refuses_and_writes_nothing(self, store: SQLStore) -> None:
+        a = self.submit(store)
+        self.submit(store)
+        before = store.counts()
+        with pytest.raises(OwnerLimitReached) as info:
+            store.submit(new_job(), owner_limit=2)
+        assert info.value.code == "owner_limit_reached"
+        assert info.value.details == {"owner": "alice", "task": "classify", "limit": 2}
+        assert store.counts() == before
+        assert len(store.list(owner="alice").jobs) == 2
+        # Other owners and other tasks have their own count.
+        _, outcome = store.submit(new_job(owner="bob"), owner_limit=2)
+        assert outcome == "created"
+        _, outcome = store.submit(new_job(task="other"), owner_limit=2)
+        assert outcome == "created"
+        # Running jobs count as live; finished ones do not.
+        running = self.claim_one(store)
+        assert running.id == a.id
+        with pytest.raises(OwnerLimitReached):
+            store.submit(new_job(), owner_limit=2)
+        self.succeed(store, running)
+        _, outcome = store.submit(new_job(), owner_limit=2)
+        assert outcome == "created"
+
+    def test_dedupe_hit_is_answered_even_at_the_owner_limit(self, store: SQLStore) -> None:
+        first, _ = store.submit(new_job(dedupe_key="k"), owner_limit=1)
+        same, outcome = store.submit(new_job(dedupe_key="k"), owner_limit=1)
+        assert (same.id, outcome) == (first.id, "deduplicated")
+
+    # -- get and list -----------------------------------------------------------------
+
+    def test_get_unknown_is_none(self, store: SQLStore) -> None:
+        assert store.get("nope") is None
+
+    def test_list_is_newest_first_and_filters(self, store: SQLStore) -> None:
+        t0 = time.time() - 100
+        a = self.submit(store, task="eda", owner="alice", created_at=t0)
+        b = self.submit(store, task="eda", owner="bob", created_at=t0 + 1)
+        c = self.submit(store, task="drift", owner="alice", created_at=t0 + 2)
+        d = self.submit(store, task="eda", owner="alice", created_at=t0 + 3)
+        running = self.claim_one(store, task="eda")
+        assert running.id == a.id
+        store.cancel(b.id)
+
+        def ids(**kw: Any) -> list[str]:
+            return [j.id for j in store.list(**kw).jobs]
+
+        assert ids() == [d.id, c.id, b.id, a.id]
+        assert ids(task="eda") == [d.id, b.id, a.id]
+        assert ids(owner="alice") == [d.id, c.id, a.id]
+        assert ids(owner="alice", task="eda") == [d.id, a.id]
+        assert ids(status=["queued"]) == [d.id, c.id]
+        assert ids(status=["running", "cancelled"]) == [b.id, a.id]
+        assert ids(status=["succeeded"]) == []
+        assert ids(owner="carol") == []
+
+    def test_cursor_paging_visits_every_job_once(self, store: SQLStore) -> None:
+        t0 = time.time() - 100
+        made = [self.submit(store, created_at=t0 + i // 3) for i in range(10)]  # ties
+        expected = [j.id for j in sorted(made, key=lambda j: (j.created_at, j.id),
+                                         reverse=True)]
+        seen: list[str] = []
+        cursor = None
+        pages = 0
+        while True:
+            page = store.list(cursor=cursor, limit=3)
+            pages += 1
+            assert len(page.jobs) <= 3
+            seen.extend(j.id for j in page.jobs)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+            assert pages < 10
+        assert pages == 4
+        assert seen == expected
+        assert len(set(seen)) == len(seen)
+
+    def test_cursor_with_filters_and_exact_fit(self, store: SQLStore) -> None:
+        t0 = time.time() - 100
+        for i in range(4):
+            self.submit(store, owner="alice", created_at=t0 + i)
+            self.submit(store, owner="bob", created_at=t0 + i)
+        page = store.list(owner="alice", limit=2)
+        assert [j.owner for j in page.jobs] == ["alice", "alice"]
+        assert page.next_cursor is not None
+        page2 = store.list(owner="alice", limit=2, cursor=page.next_cursor)
+        assert len(page2.jobs) == 2 and page2.next_cursor is None
+        assert {j.id for j in page.jobs}.isdisjoint({j.id for j in page2.jobs})
+
+    @pytest.mark.parametrize("cursor", ["not-a-cursor", "!!!", "eA", "MTIz", "YWJjfGRlZg", "gA"])
+    def test_invalid_cursor_is_a_jobwire_error(self, store: SQLStore, cursor: str) -> None:
+        self.submit(store)
+        with pytest.raises(JobwireError) as info:
+            store.list(cursor=cursor)
+        assert info.value.code == "invalid_cursor"
+
+    # -- claim ------------------------------------------------------------------------
+
+    def test_claim_takes_the_oldest_first(self, store: SQLStore) -> None:
+        t0 = time.time() - 100
+        late = self.submit(store, created_at=t0 + 2)
+        early = self.submit(store, created_at=t0)
+        middle = self.submit(store, created_at=t0 + 1)
+        before = time.time()
+        claimed = store.claim("w1", 2, tasks=["classify"], limits={}, lease_seconds=LEASE)
+        assert [job.id for job, _ in claimed] == [early.id, middle.id]
+        for job, event in claimed:
+            assert job.status == S.RUNNING
+            assert job.attempt == 1
+            assert job.seq == 2
+            assert job.lease_owner == "w1"
+            assert job.started_at is not None and job.started_at >= before - 1
+            assert job.lease_expires_at == pytest.approx(job.started_at + LEASE)
+            assert event["kind"] == "status" and event["seq"] == 2
+            assert event["job"]["status"] == "running" and event["job"]["id"] == job.id
+            assert [e["seq"] for e in store.events(job.id)] == [1, 2]
+        assert store.get(late.id).status == S.QUEUED
+        rest = store.claim("w2", 5, tasks=["classify"], limits={}, lease_seconds=LEASE)
+        assert [job.id for job, _ in rest] == [late.id]
+        assert store.claim("w2", 5, tasks=["classify"], limits={}, lease_seconds=LEASE) == []
+
+    def test_claim_respects_per_task_limits_across_workers(self, store: SQLStore) -> None:
+        t0 = time.time() - 100
+        a = [self.submit(store, task="a", created_at=t0 + i) for i in range(3)]
+        b = self.submit(store, task="b", created_at=t0 + 10)
+        claimed = store.claim("w1", 10, tasks=["a", "b"], limits={"a": 1},
+                              lease_seconds=LEASE)
+        assert sorted(job.id for job, _ in claimed) == sorted([a[0].id, b.id])
+        # Another worker: "a" is at its limit everywhere.
+        assert store.claim("w2", 10, tasks=["a"], limits={"a": 1}, lease_seconds=LEASE) == []
+        running_a = next(job for job, _ in claimed if job.task == "a")
+        self.succeed(store, running_a)
+        claimed = store.claim("w2", 10, tasks=["a"], limits={"a": 1}, lease_seconds=LEASE)
+        assert [job.id for job, _ in claimed] == [a[1].id]
+
+    def test_claim_limit_above_one(self, store: SQLStore) -> None:
+        t0 = time.time() - 100
+        for i in range(5):
+            self.submit(store, task="a", created_at=t0 + i)
+        first = store.claim("w1", 1, tasks=["a"], limits={"a": 2}, lease_seconds=LEASE)
+        second = store.claim("w2", 10, tasks=["a"], limits={"a": 2}, lease_seconds=LEASE)
+        assert len(first) == 1 and len(second) == 1
+        assert store.counts()["running"] == 2
+
+    def test_claim_only_listed_tasks(self, store: SQLStore) -> None:
+        other = self.submit(store, task="other")
+        mine = self.submit(store, task="mine")
+        claimed = store.claim("w1", 5, tasks=["mine"], limits={}, lease_seconds=LEASE)
+        assert [job.id for job, _ in claimed] == [mine.id]
+        assert store.get(other.id).status == S.QUEUED
+        assert store.claim("w1", 5, tasks=[], limits={}, lease_seconds=LEASE) == []
+        assert store.claim("w1", 0, tasks=["other"], limits={}, lease_seconds=LEASE) == []
+        assert store.get(other.id).status == S.QUEUED
+
+    def test_claim_skips_jobs_not_yet_due(self, store: SQLStore) -> None:
+        now = time.time()
+        later = self.submit(store, created_at=now - 10, run_after=now + 60)
+        due = self.submit(store, created_at=now - 5)
+        claimed = store.claim("w1", 5, tasks=["classify"], limits={}, lease_seconds=LEASE)
+        assert [job.id for job, _ in claimed] == [due.id]
+        assert store.get(later.id).status == S.QUEUED
+
+    def test_delayed_job_is_claimed_once_due(self, store: SQLStore) -> None:
+        now = time.time()
+        job = self.submit(store, created_at=now, run_after=now + 0.3)
+        assert store.claim("w1", 1, tasks=["classify"], limits={}, lease_seconds=LEASE) == []
+        time.sleep(0.4)
+        assert self.claim_one(store).id == job.id
+
+    # -- write ------------------------------------------------------------------------
+
+    def test_reports_update_the_snapshot_with_growing_seq(self, store: SQLStore) -> None:
+        self.submit(store)
+        job = self.claim_one(store)
+        res = store.write("w1", [
+            report(job, 1, total=3, step="processing", message="one", eta_seconds=2.0,
+                   rate=1.0),
+            report(job, 2, total=3, step="processing", message="two"),
+        ], [])
+        assert res.rejected == []
+        res2 = store.write("w1", [
+            report(job, 3, total=3, step="saving", kind="log", log="done counting",
+                   eta_seconds=0.5, rate=4.0),
+        ], [])
+        seqs = [e["seq"] for e in res.events + res2.events]
+        assert seqs == [3, 4, 5]
+        assert [e["job"]["current"] for e in res.events + res2.events] == [1, 2, 3]
+        assert res2.events[0]["kind"] == "log" and res2.events[0]["log"] == "done counting"
+        got = store.get(job.id)
+        assert got is not None
+        assert (got.current, got.total, got.step, got.seq) == (3, 3, "saving", 5)
+        assert (got.eta_seconds, got.rate) == (0.5, 4.0)
+        assert got.status == S.RUNNING
+        stored = store.events(job.id)
+        assert [e["seq"] for e in stored] == [1, 2, 3, 4, 5]
+        assert stored[2]["job"]["message"] == "one"
+        assert stored[2]["job"]["percent"] == pytest.approx(33.3)
+        assert stored[4]["log"] == "done counting"
+
+    def test_empty_write_does_nothing(self, store: SQLStore) -> None:
+        res = store.write("w1", [], [])
+        assert res.events == [] and res.rejected == []
+
+    def test_finish_succeeded_stores_result_and_history(self, store: SQLStore) -> None:
+        self.submit(store)
+        job = self.claim_one(store)
+        res = store.write("w1", [report(job, 10, total=10)], [
+            finish(job, S.SUCCEEDED, current=10, total=10, step="saving",
+                   result='{"labels": 10}', duration=2.5),
+        ])
+        assert res.rejected == []
+        assert [e["seq"] for e in res.events] == [3, 4]
+        final = res.events[-1]
+        assert final["kind"] == "status"
+        assert final["job"]["status"] == "succeeded"
+        assert final["job"]["result_url"] == f"/api/jobs/{job.id}/result"
+        got = store.get(job.id)
+        assert got is not None
+        assert got.status == S.SUCCEEDED
+        assert got.finished_at is not None and got.finished_at >= got.started_at
+        assert got.lease_owner is None and got.lease_expires_at is None
+        assert (got.current, got.total, got.step, got.seq) == (10, 10, "saving", 4)
+        assert store.result(job.id) == '{"labels": 10}'
+        assert store.history("classify") == [(2.5, 10)]
+        assert store.history("other") == []
+        assert store.events(job.id)[-1]["job"]["status"] == "succeeded"
+
+    def test_history_is_newest_first_and_limited(self, store: SQLStore) -> None:
+        for i in range(4):
+            self.submit(store)
+            job = self.claim_one(store)
+            self.succeed(store, job, duration=float(i + 1), total=i * 10)
+        history = store.history("classify", limit=3)
+        assert history == [(4.0, 30), (3.0, 20), (2.0, 10)]
+
+    def test_finish_failed_keeps_the_error(self, store: SQLStore) -> None:
+        self.submit(store)
+        job = self.claim_one(store)
+        store.write("w1", [], [finish(job, S.FAILED, error_code="ValueError",
+                                      error_message="bad row 3",
+                                      error_details={"row": 3})])
+        got = store.get(job.id)
+        assert got is not None and got.status == S.FAILED
+        assert (got.error_code, got.error_message, got.error_details) == (
+            "ValueError", "bad row 3", {"row": 3})
+        assert store.result(job.id) is None
+        assert store.history("classify") == []
+        assert store.events(job.id)[-1]["job"]["error"]["code"] == "ValueError"
+
+    def test_finish_queued_is_a_retry_of_the_same_job(self, store: SQLStore) -> None:
+        self.submit(store, max_attempts=2, dedupe_key="k")
+        job = self.claim_one(store)
+        now = time.time()
+        store.write("w1", [], [finish(job, S.QUEUED, error_code="Flaky", run_after=now + 60)])
+        got = store.get(job.id)
+        assert got is not None
+        assert got.status == S.QUEUED and got.attempt == 1 and got.lease_owner is None
+        assert got.run_after == pytest.approx(now + 60)
+        assert store.claim("w1", 1, tasks=["classify"], limits={}, lease_seconds=LEASE) == []
+        # Still live for its dedupe key.
+        same, outcome = store.submit(new_job(dedupe_key="k"))
+        assert (same.id, outcome) == (job.id, "deduplicated")
+
+    def test_retry_due_now_is_claimed_as_attempt_two(self, store: SQLStore) -> None:
+        self.submit(store, max_attempts=2)
+        job = self.claim_one(store)
+        store.write("w1", [], [finish(job, S.QUEUED, run_after=time.time() - 1)])
+        again = self.claim_one(store, worker="w2")
+        assert again.id == job.id and again.attempt == 2 and again.lease_owner == "w2"
+
+    def test_writes_from_a_wrong_worker_or_attempt_are_rejected(self, store: SQLStore) -> None:
+        self.submit(store)
+        job = self.claim_one(store)
+        store.write("w1", [report(job, 5, total=10)], [])
+        before = store.get(job.id)
+        res = store.write("w2", [report(job, 9)], [finish(job, S.SUCCEEDED, result="1")])
+        assert sorted(res.rejected) == [job.id, job.id]
+        assert res.events == []
+        stale = job.copy(attempt=job.attempt - 1)
+        res = store.write("w1", [report(stale, 9)], [finish(stale, S.FAILED)])
+        assert res.rejected == [job.id, job.id]
+        assert store.get(job.id) == before
+        assert store.result(job.id) is None
+        assert [e["seq"] for e in store.events(job.id)] == [1, 2, 3]
+
+    def test_a_second_finish_is_rejected(self, store: SQLStore) -> None:
+        self.submit(store)
+        job = self.claim_one(store)
+        self.succeed(store, job, result='"first"')
+        res = store.write("w1", [report(job, 1)], [finish(job, S.FAILED)])
+        assert res.rejected == [job.id, job.id]
+        got = store.get(job.id)
+        assert got is not None and got.status == S.SUCCEEDED
+        assert store.result(job.id) == '"first"'
+
+    def test_unknown_job_write_is_rejected(self, store: SQLStore) -> None:
+        ghost = new_job().copy(attempt=1)
+        res = store.write("w1", [report(ghost, 1)], [finish(ghost, S.SUCCEEDED)])
+        assert res.rejected == [ghost.id, ghost.id]
+
+    def test_write_tells_the_worker_about_a_cancel(self, store: SQLStore) -> None:
+        self.submit(store)
+        job = self.claim_one(store)
+        store.cancel(job.id)
+        res = store.write("w1", [report(job, 1)], [])
+        assert res.cancel_requested == {job.id}
+        assert res.events[0]["job"]["cancel_requested"] is True
+        store.write("w1", [], [finish(job, S.CANCELLED)])
+        got = store.get(job.id)
+        assert got is not None and got.status == S.CANCELLED and got.finished_at is not None
+
+    # -- leases -----------------------------------------------------------------------
+
+    def test_renew_extends_leases_and_returns_cancel_requests(self, store: SQLStore) -> None:
+        t0 = time.time() - 100
+        for i in range(3):
+            self.submit(store, created_at=t0 + i)
+        mine = [j for j, _ in store.claim("w1", 2, tasks=["classify"], limits={},
+                                          lease_seconds=5)]
+        theirs = self.claim_one(store, worker="w2", lease=5)
+        assert store.renew("w1", 60) == set()
+        for job in mine:
+            got = store.get(job.id)
+            assert got.lease_expires_at == pytest.approx(time.time() + 60, abs=5)
+        assert store.get(theirs.id).lease_expires_at < time.time() + 10
+        store.cancel(mine[1].id)
+        store.cancel(theirs.id)
+        assert store.renew("w1", 60) == {mine[1].id}
+        assert store.renew("w2", 60) == {theirs.id}
+        assert store.renew("w3", 60) == set()
+
+    def test_recover_requeues_a_lost_job_with_attempts_left(self, store: SQLStore) -> None:
+        self.submit(store, max_attempts=2, dedupe_key="k")
+        job = self.claim_one(store, lease=-1)  # the lease has already run out
+        events = store.recover({"classify": 0.0})
+        assert [e["job"]["id"] for e in events] == [job.id]
+        event = events[0]
+        assert event["kind"] == "status" and event["job"]["status"] == "queued"
+        assert event["job"]["attempt"] == 1
+        assert event["seq"] == job.seq + 1
+        got = store.get(job.id)
+        assert got is not None
+        assert got.status == S.QUEUED and got.attempt == 1
+        assert got.lease_owner is None and got.error_code == "worker_lost"
+        assert store.events(job.id)[-1]["seq"] == got.seq
+        # The dedupe key stays taken; the retry is the same job, as attempt 2.
+        same, outcome = store.submit(new_job(dedupe_key="k"))
+        assert (same.id, outcome) == (job.id, "deduplicated")
+        again = self.claim_one(store, worker="w2")
+        assert again.id == job.id and again.attempt == 2
+        # Its old worker can no longer write.
+        assert store.write("w1", [report(job, 1)], []).rejected == [job.id]
+
+    def test_recover_backoff_delays_the_retry(self, store: SQLStore) -> None:
+        self.submit(store, max_attempts=3)
+        job = self.claim_one(store, lease=-1)
+        before = time.time()
+        store.recover({"classify": 30.0})
+        got = store.get(job.id)
+        assert got is not None and got.status == S.QUEUED
+        assert got.run_after >= before + 29
+        assert store.claim("w1", 1, tasks=["classify"], limits={}, lease_seconds=LEASE) == []
+
+    def test_recover_fails_a_lost_job_without_attempts_left(self, store: SQLStore) -> None:
+        self.submit(store, max_attempts=1, dedupe_key="k")
+        job = self.claim_one(store, lease=-1)
+        events = store.recover({})
+        assert [e["job"]["status"] for e in events] == ["failed"]
+        got = store.get(job.id)
+        assert got is not None
+        assert got.status == S.FAILED and got.finished_at is not None
+        assert got.error_code == "worker_lost"
+        assert events[0]["job"]["error"]["code"] == "worker_lost"
+        # The key is free again.
+        _, outcome = store.submit(new_job(dedupe_key="k"))
+        assert outcome == "created"
+
+    def test_recover_cancels_a_lost_job_with_a_cancel_request(self, store: SQLStore) -> None:
+        self.submit(store, max_attempts=3)
+        job = self.claim_one(store, lease=-1)
+        store.cancel(job.id)
+        store.recover({})
+        got = store.get(job.id)
+        assert got is not None and got.status == S.CANCELLED and got.error_code is None
+
+    def test_recover_leaves_live_leases_alone(self, store: SQLStore) -> None:
+        self.submit(store)
+        job = self.claim_one(store, lease=LEASE)
+        assert store.recover({}) == []
+        assert store.get(job.id).status == S.RUNNING
+
+    def test_release_requeues_without_using_an_attempt(self, store: SQLStore) -> None:
+        self.submit(store, max_attempts=1)
+        job = self.claim_one(store, worker="w1")
+        assert store.release("w2", [job.id]) == []  # not its job
+        assert store.release("w1", []) == []
+        events = store.release("w1", [job.id])
+        assert [e["job"]["status"] for e in events] == ["queued"]
+        got = store.get(job.id)
+        assert got is not None
+        assert got.status == S.QUEUED and got.lease_owner is None
+        assert got.attempt < got.max_attempts  # it still has its attempt
+        assert store.write("w1", [report(job, 1)], []).rejected == [job.id]
+        again = self.claim_one(store, worker="w2", lease=-1)
+        assert again.id == job.id and again.attempt == 2
+        # Losing the worker now still leaves no retry: the shutdown did not use one.
+        store.recover({})
+        assert store.get(job.id).status == S.FAILED
+
+    def test_release_of_a_job_being_cancelled_cancels_it(self, store: SQLStore) -> None:
+        self.submit(store)
+        job = self.claim_one(store)
+        store.cancel(job.id)
+        events = store.release("w1", [job.id])
+        assert [e["job"]["status"] for e in events] == ["cancelled"]
+        got = store.get(job.id)
+        assert got is not None and got.status == S.CANCELLED and got.finished_at is not None
+        assert store.claim("w2", 1, tasks=["classify"], limits={}, lease_seconds=LEASE) == []
+
+    # -- cancel -----------------------------------------------------------------------
+
+    def test_cancel_queued_is_immediate(self, store: SQLStore) -> None:
+        job = self.submit(store, dedupe_key="k")
+        cancelled, event = store.cancel(job.id)
+        assert cancelled.status == S.CANCELLED
+        assert cancelled.cancel_requested is True
+        assert cancelled.finished_at is not None
+        assert event is not None and event["job"]["status"] == "cancelled"
+        assert event["seq"] == 2
+        assert [e["seq"] for e in store.events(job.id)] == [1, 2]
+        assert store.claim("w1", 1, tasks=["classify"], limits={}, lease_seconds=LEASE) == []
+
+    def test_cancel_running_sets_the_flag(self, store: SQLStore) -> None:
+        self.submit(store)
+        job = self.claim_one(store)
+        flagged, event = store.cancel(job.id)
+        assert flagged.status == S.RUNNING and flagged.cancel_requested is True
+        assert event is not None and event["job"]["cancel_requested"] is True
+        assert event["seq"] == job.seq + 1
+        again, event = store.cancel(job.id)  # asking twice changes nothing
+        assert event is None and again.seq == flagged.seq
+
+    def test_cancel_finished_or_unknown(self, store: SQLStore) -> None:
+        self.submit(store)
+        job = self.claim_one(store)
+        self.succeed(store, job)
+        with pytest.raises(JobAlreadyFinished) as info:
+            store.cancel(job.id)
+        assert info.value.code == "job_finished"
+        with pytest.raises(JobNotFound):
+            store.cancel("0" * 32)
+        cancelled = self.submit(store)
+        store.cancel(cancelled.id)
+        with pytest.raises(JobAlreadyFinished):
+            store.cancel(cancelled.id)
+
+    # -- events -----------------------------------------------------------------------
+
+    def test_events_after_resume_a_stream(self, store: SQLStore) -> None:
+        self.submit(store)
+        job = self.claim_one(store)
+        store.write("w1", [report(job, i, total=5) for i in range(1, 6)], [])
+        self.succeed(store, job, current=5, total=5)
+        all_events = store.events(job.id)
+        assert [e["seq"] for e in all_events] == list(range(1, 9))
+        resumed = store.events(job.id, after=4)
+        assert [e["seq"] for e in resumed] == [5, 6, 7, 8]
+        assert resumed == all_events[4:]
+        assert resumed[-1]["job"]["status"] == "succeeded"
+        assert store.events(job.id, after=8) == []
+        assert [e["seq"] for e in store.events(job.id, after=2, limit=2)] == [3, 4]
+        assert store.events("unknown") == []
+
+    # -- delete and purge -------------------------------------------------------------
+
+    def test_delete_forgets_a_finished_job(self, store: SQLStore) -> None:
+        self.submit(store)
+        job = self.claim_one(store)
+        self.succeed(store, job, result="42")
+        keep = self.submit(store)
+        store.delete(job.id)
+        assert store.get(job.id) is None
+        assert store.events(job.id) == []
+        assert store.result(job.id) is None
+        assert store.get(keep.id) is not None
+        with pytest.raises(JobNotFound):
+            store.delete(job.id)
+
+    def test_delete_refuses_a_live_job(self, store: SQLStore) -> None:
+        queued = self.submit(store)
+        with pytest.raises(JobNotFinished) as info:
+            store.delete(queued.id)
+        assert info.value.code == "job_not_finished"
+        running = self.claim_one(store)
+        with pytest.raises(JobNotFinished):
+            store.delete(running.id)
+        assert store.get(running.id) is not None
+        assert len(store.events(running.id)) == 2
+
+    def test_purge_deletes_only_old_finished_jobs(self, store: SQLStore) -> None:
+        t0 = time.time() - 100
+        done = [self.submit(store, created_at=t0 + i) for i in range(3)]
+        for _ in done:
+            self.succeed(store, self.claim_one(store), result="1", duration=1.0)
+        live = self.submit(store)
+        assert store.purge(time.time() - 3600) == 0
+        assert store.purge(time.time() + 1) == 3
+        for job in done:
+            assert store.get(job.id) is None
+            assert store.result(job.id) is None
+            assert store.events(job.id) == []
+        assert store.get(live.id) is not None
+        assert store.history("classify") == []
+        assert store.purge(time.time() + 1) == 0
+
+    def test_counts(self, store: SQLStore) -> None:
+        assert store.counts() == {s.value: 0 for s in S}
+        for _ in range(3):
+            self.submit(store)
+        job = self.claim_one(store)
+        self.succeed(store, job)
+        running = self.claim_one(store)
+        store.cancel(self.submit(store).id)
+        counts = store.counts()
+        assert counts == {"queued": 1, "running": 1, "waiting": 0, "succeeded": 1,
+                          "failed": 0, "cancelled": 1}
+        assert running.id != job.id
+
+    # -- concurrency ------------------------------------------------------------------
+
+    def test_concurrent_submits_with_one_dedupe_key_make_one_job(self, store: SQLStore) -> None:
+        store.upgrade()
+        results = run_threads(8, lambda i: store.submit(new_job(dedupe_key="eda:d1")))
+        errors = [r for r in results if isinstance(r, Exception)]
+        assert errors == []
+        outcomes = sorted(outcome for _, outcome in results)
+        assert outcomes == ["created"] + ["deduplicated"] * 7
+        ids = {job.id for job, _ in results}
+        assert len(ids) == 1
+        assert store.counts()["queued"] == 1
+
+    def test_concurrent_submits_from_separate_stores(self, store: SQLStore) -> None:
+        # Like several server processes: one store (engine, pool) each, schema not yet made.
+        stores = [SQLStore(store.url) for _ in range(6)]
+        try:
+            results = run_threads(6, lambda i: stores[i].submit(new_job(dedupe_key="k")))
+        finally:
+            for s in stores:
+                s.close()
+        assert not [r for r in results if isinstance(r, Exception)]
+        assert len({job.id for job, _ in results}) == 1
+        assert sorted(o for _, o in results).count("created") == 1
+        assert sum(store.counts().values()) == 1
+
+    def test_owner_limit_holds_under_concurrent_submits(self, store: SQLStore) -> None:
+        store.upgrade()
+        results = run_threads(12, lambda i: store.submit(new_job(), owner_limit=3))
+        created = [r for r in results if isinstance(r, tuple)]
+        refused = [r for r in results if isinstance(r, OwnerLimitReached)]
+        assert len(created) == 3
+        assert len(refused) == 9
+        assert len(created) + len(refused) == 12
+        assert store.counts()["queued"] == 3
+
+    def test_owner_limit_holds_across_separate_stores(self, store: SQLStore) -> None:
+        store.upgrade()
+        stores = [SQLStore(store.url) for _ in range(8)]
+        try:
+            results = run_threads(
+                8, lambda i: stores[i].submit(new_job(owner="bob"), owner_limit=2)
+            )
+        finally:
+            for s in stores:
+                s.close()
+        assert sum(isinstance(r, tuple) for r in results) == 2
+        assert sum(isinstance(r, OwnerLimitReached) for r in results) == 6
+        assert len(store.list(owner="bob").jobs) == 2
+
+    def test_concurrent_claims_never_share_a_job(self, store: SQLStore) -> None:
+        t0 = time.time() - 100
+        made = {self.submit(store, created_at=t0 + i).id for i in range(20)}
+        made |= {self.submit(store, task="limited", created_at=t0 + 30 + i).id
+                 for i in range(5)}
+
+        def claim(i: int) -> list[str]:
+            got: list[str] = []
+            for _ in range(10):
+                claimed = store.claim(f"w{i}", 2, tasks=["classify", "limited"],
+                                      limits={"limited": 2}, lease_seconds=LEASE)
+                got.extend(job.id for job, _ in claimed)
+            return got
+
+        results = run_threads(6, claim)
+        assert not [r for r in results if isinstance(r, Exception)]
+        claimed = [job_id for r in results for job_id in r]
+        assert len(claimed) == len(set(claimed))  # nobody claimed a job twice
+        limited = [j for j in claimed if store.get(j).task == "limited"]
+        assert len(limited) == 2  # the limit held across workers
+        assert len(claimed) == 22
+        assert set(claimed) <= made
+        counts = store.counts()
+        assert counts["running"] == 22 and counts["queued"] == 3
+
+
+class TestSQLiteStore(StoreContract):
+    @pytest.fixture
+    def store(self, sqlite_url: str) -> Iterator[SQLStore]:
+        store = SQLStore(sqlite_url)
+        yield store
+        store.close()
+
+
+@pytest.mark.postgres
+class TestPostgresStore(StoreContract):
+    @pytest.fixture
+    def store(self, postgres_url: str) -> Iterator[SQLStore]:
+        store = SQLStore(postgres_url)
+        yield store
+        store.close()
