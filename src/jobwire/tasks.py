@@ -62,7 +62,9 @@ class Task:
         self._template_fields: tuple[str, ...] = ()
         key = options.dedupe_key
         if isinstance(key, str):
-            self._template_fields = tuple(f for _, f, _, _ in string.Formatter().parse(key) if f)
+            # A field is None for literal text, "" for a positional {} (never an argument).
+            fields = [f for _, f, _, _ in string.Formatter().parse(key) if f is not None]
+            self._template_fields = tuple(fields)
             unknown = [f for f in self._template_fields if f not in self.model.model_fields]
             if unknown:
                 raise ConfigurationError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -88,7 +89,7 @@ def test_steady_calls_give_at_most_one_event_per_interval(clock) -> None:
     for i in range(10_000):
         progress.update(i)
         clock.advance(0.001)
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in pairwise(times)]
     assert min(gaps) >= INTERVAL - 1e-9
     assert 90 <= len(times) <= 101
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 import pytest
@@ -12,7 +12,7 @@ from jobwire import App, ConfigurationError, InvalidArguments, Progress, Unknown
 from jobwire.tasks import Task
 
 
-class Engine(str, Enum):
+class Engine(StrEnum):
     RULE = "rule"
     AI = "ai"
 
@@ -99,7 +99,7 @@ def test_the_progress_argument_cannot_be_passed(app: App) -> None:
     register_classify(app)
     with pytest.raises(InvalidArguments) as info:
         app.submit("classify", {"file_id": "f1", "progress": 1})
-    assert [["progress"]] == [e["loc"] for e in info.value.details["errors"]]
+    assert [e["loc"] for e in info.value.details["errors"]] == [["progress"]]
 
 
 def test_unknown_task(app: App) -> None:
@@ -199,8 +199,9 @@ def test_cache_ttl_alone_keys_on_all_arguments(app: App) -> None:
     assert k1 != k3
 
 
-@pytest.mark.parametrize("template", ["{dataset_id}:eda", "{file_id}-{kind}", "{file_id.x}",
-                                      "{0}"])
+@pytest.mark.parametrize(
+    "template", ["{dataset_id}:eda", "{file_id}-{kind}", "{file_id.x}", "{}", "{0}"]
+)
 def test_unknown_template_field_is_a_configuration_error(app: App, template: str) -> None:
     with pytest.raises(ConfigurationError, match="dedupe_key"):
         register_classify(app, dedupe_key=template)

@@ -139,7 +139,8 @@ class Store(ABC):
 
     @abstractmethod
     def release(self, worker_id: str, job_ids: Sequence[str]) -> builtins.list[Event]:
-        """Give running jobs back to the queue at a graceful shutdown (not an attempt used)."""
+        """Give running jobs back to the queue at a graceful shutdown (not an attempt used);
+        a job whose cancel was requested ends cancelled instead."""
 
     @abstractmethod
     def cancel(self, job_id: str) -> tuple[JobRecord, Event | None]:

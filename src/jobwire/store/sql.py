@@ -604,19 +604,35 @@ class SQLStore(Store):
         if not job_ids:
             return []
         now = time.time()
+        held = (
+            jobs.c.id.in_(list(job_ids)),
+            jobs.c.lease_owner == worker_id,
+            jobs.c.status.in_(_ACTIVE),
+        )
         with self._write() as conn:
-            rows = conn.execute(
+            # A job whose cancel was requested ends cancelled: requeued, it would run again.
+            cancelled = conn.execute(
                 sa.update(jobs)
-                .where(
-                    jobs.c.id.in_(list(job_ids)),
-                    jobs.c.lease_owner == worker_id,
-                    jobs.c.status.in_(_ACTIVE),
+                .where(*held, jobs.c.cancel_requested.is_(True))
+                .values(
+                    status="cancelled",
+                    seq=jobs.c.seq + 1,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    eta_seconds=None,
+                    finished_at=now,
+                    live_key=None,
+                    updated_at=now,
                 )
+                .returning(*jobs.c)
+            ).all()
+            requeued = conn.execute(
+                sa.update(jobs)
+                .where(*held)
                 .values(
                     status="queued",
                     seq=jobs.c.seq + 1,
                     max_attempts=jobs.c.max_attempts + 1,  # a shutdown does not use a retry
-                    cancel_requested=False,
                     lease_owner=None,
                     lease_expires_at=None,
                     eta_seconds=None,
@@ -626,7 +642,7 @@ class SQLStore(Store):
                 )
                 .returning(*jobs.c)
             ).all()
-            out = [make_event(record_from_row(r), "status") for r in rows]
+            out = [make_event(record_from_row(r), "status") for r in [*cancelled, *requeued]]
             if out:
                 conn.execute(events.insert(), [_event_row(ev, now) for ev in out])
         return out
