@@ -20,14 +20,9 @@ POSTGRES_URL = os.environ.get(
     "JOBWIRE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 
-#: Everything jobwire creates in a database; dropped before each PostgreSQL test.
-JOBWIRE_TABLES = (
-    "jobwire_events",
-    "jobwire_results",
-    "jobwire_history",
-    "jobwire_jobs",
-    "jobwire_alembic_version",
-)
+#: jobwire's tables all start with this (its Alembic version table too); each PostgreSQL
+#: test starts with none of them.
+JOBWIRE_PREFIX = "jobwire_"
 
 
 def services_required() -> bool:
@@ -118,12 +113,23 @@ def _postgres_database() -> Iterator[str]:
 
 
 def reset_postgres(url: str) -> None:
-    """Drop jobwire's tables (and its migration version) so the next store starts empty."""
+    """Drop every jobwire table (and its migration version) so the next store starts empty."""
     import psycopg
+    from psycopg import sql
 
     with psycopg.connect(_psycopg_url(url), connect_timeout=3, autocommit=True) as conn:
         conn.execute("SET lock_timeout = '10s'")
-        conn.execute(f"DROP TABLE IF EXISTS {', '.join(JOBWIRE_TABLES)} CASCADE")
+        names = [
+            row[0]
+            for row in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                "AND starts_with(tablename, %s)",
+                (JOBWIRE_PREFIX,),
+            )
+        ]
+        if names:
+            tables = sql.SQL(", ").join(sql.Identifier(n) for n in names)
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(tables))
 
 
 @pytest.fixture

@@ -30,6 +30,8 @@ cli = typer.Typer(
 )
 db_cli = typer.Typer(help="The job database.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
+keys_cli = typer.Typer(help="API keys for the HTTP API.", no_args_is_help=True)
+cli.add_typer(keys_cli, name="keys")
 
 console = Console()
 err = Console(stderr=True)
@@ -400,6 +402,102 @@ def tasks(target: Annotated[str, typer.Argument(help="MODULE:APP")]) -> None:
     for name, task in sorted(app.tasks.items()):
         console.print(f"[bold]{name}[/bold] {task.options.description}")
         console.print_json(data=task.schema())
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+@cli.command()
+def serve(
+    target: Annotated[str, typer.Argument(help="MODULE:APP")],
+    host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    workers: Annotated[
+        bool,
+        typer.Option(
+            help="Run the workers in this process (--no-workers when `jobwire worker` runs them)"
+        ),
+    ] = True,
+    insecure: Annotated[
+        bool, typer.Option(help="Allow auth=none on a non-loopback address")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Serve the HTTP API, the streams and the JS client (with the workers, by default)."""
+    import uvicorn
+
+    from .server import create_app
+
+    _setup_logging()
+    app = load_app(target)
+    if app.settings.auth == "none" and host not in LOOPBACK and not insecure:
+        err.print(
+            f"[red]refusing to serve without authentication on {host}[/red]: anyone who can "
+            "reach it could read and cancel every job. Set JOBWIRE_AUTH=token (and create "
+            "keys with `jobwire keys create`), bind to 127.0.0.1, or pass --insecure."
+        )
+        raise typer.Exit(2)
+    api = create_app(app, workers=workers)
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    err.print(
+        f"jobwire serving {len(app.tasks)} task(s) on http://{shown}:{port} "
+        f"(API docs: http://{shown}:{port}/docs)"
+    )
+    uvicorn.run(
+        api,
+        host=host,
+        port=port,
+        log_level=log_level,
+        ws_ping_interval=None,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@keys_cli.command("create")
+def keys_create(
+    user: Annotated[str, typer.Option(help="The user the key acts as")],
+    role: Annotated[list[str], typer.Option(help="A role, e.g. admin")] = [],  # noqa: B006
+    team: Annotated[list[str], typer.Option(help="A team the user belongs to")] = [],  # noqa: B006
+    database: DatabaseOption = None,
+) -> None:
+    """Create an API key (printed once; only its hash is stored)."""
+    store = _sql_store(database)
+    key_id, secret = store.create_key(user, roles=role, teams=team)
+    err.print(f"key {key_id} for {user!r}" + (f" (roles: {', '.join(role)})" if role else ""))
+    console.print(secret, highlight=False)
+
+
+@keys_cli.command("list")
+def keys_list(database: DatabaseOption = None) -> None:
+    """List API keys (never their secrets)."""
+    table = Table("id", "user", "roles", "teams", "created", "revoked")
+    from .snapshot import iso
+
+    for key, created, revoked in _sql_store(database).list_keys():
+        table.add_row(
+            key.id,
+            key.user,
+            ",".join(key.roles),
+            ",".join(key.teams),
+            (iso(created) or "")[:19],
+            (iso(revoked) or "")[:19],
+        )
+    console.print(table)
+
+
+@keys_cli.command("revoke")
+def keys_revoke(key_id: str, database: DatabaseOption = None) -> None:
+    """Revoke an API key."""
+    if not _sql_store(database).revoke_key(key_id):
+        err.print(f"[red]error[/red] no live key {key_id!r}")
+        raise typer.Exit(2)
+    console.print(f"revoked {key_id}")
+
+
+def _sql_store(database: str | None) -> Any:
+    from .store.sql import SQLStore
+
+    return SQLStore(App(database).settings.database_url)
 
 
 @db_cli.command("upgrade")

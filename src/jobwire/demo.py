@@ -13,10 +13,7 @@ from collections import Counter
 from .app import App
 from .progress import Progress
 
-WORDS = (
-    "delivery refund payment account login order parcel invoice card broken late "
-    "address coupon password screen battery charge exchange tracking support"
-).split()
+WORDS = ["delivery", "refund", "payment", "account", "login", "order", "parcel", "invoice", "card", "broken", "late", "address", "coupon", "password", "screen", "battery", "charge", "exchange", "tracking", "support"]
 
 
 def documents(count: int, seed: int = 7) -> list[str]:

@@ -95,3 +95,25 @@ class ConfigurationError(JobwireError):
     """jobwire is misconfigured. The message says which setting."""
 
     code = "configuration_error"
+
+
+class BadRequest(JobwireError):
+    """The request is malformed. The message says what to fix."""
+
+    code = "bad_request"
+
+
+class InvalidCursor(BadRequest):
+    """The cursor is not one from a previous page of results."""
+
+    code = "invalid_cursor"
+
+
+class RateLimited(JobwireError):
+    """Too many submits: wait `retry_after` seconds and try again."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str | None = None, *, retry_after: float = 1.0) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after

@@ -52,8 +52,8 @@ class Progress:
 
     __slots__ = (
         "_cancel",
-        "_clock",
         "_cancel_source",
+        "_clock",
         "_dirty",
         "_last_emit",
         "_lock",

@@ -30,6 +30,25 @@ class Settings(BaseSettings):
     retention_days: float = Field(7.0, gt=0.0)
     default_owner: str = "local"
 
+    # -- server -------------------------------------------------------------------------
+    auth: Literal["none", "token"] = "none"
+    """``none``: no credentials (loopback only); ``token``: API keys or JWTs required."""
+    jwt_secret: str | None = None
+    """HS256 secret for users' JWTs."""
+    jwt_public_key: str | None = None
+    """RS256 public key (PEM text, or a path to a PEM file) for users' JWTs."""
+    jwt_audience: str | None = None
+    secret_key: str | None = None
+    """Signs stream tokens. Default: a random secret kept in the database, shared by every
+    process that uses it."""
+    stream_token_seconds: int = Field(3600, gt=0)
+    submit_rate: float = Field(10.0, gt=0)
+    """Submits per second per owner (a token bucket)…"""
+    submit_burst: int = Field(20, ge=1)
+    """…with bursts up to this many."""
+    max_body_bytes: int = Field(1 << 20, gt=0)
+    heartbeat_seconds: float = Field(15.0, gt=0)
+
     @classmethod
     def settings_customise_sources(
         cls,

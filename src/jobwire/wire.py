@@ -12,9 +12,7 @@ from typing import Literal, NotRequired, TypedDict
 
 from .snapshot import Event, Snapshot, dumps
 
-MessageType = Literal[
-    "connected", "progress", "status", "log", "completed", "failed", "cancelled"
-]
+MessageType = Literal["connected", "progress", "status", "log", "completed", "failed", "cancelled"]
 
 TERMINAL_TYPES: dict[str, MessageType] = {
     "succeeded": "completed",

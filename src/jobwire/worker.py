@@ -407,7 +407,7 @@ class Worker:
     def _success(self, run: Run, value: Any) -> Finish:
         try:
             text = dumps(to_jsonable_python(value))
-        except Exception as exc:  # noqa: BLE001 - reported as the job's error
+        except Exception as exc:
             return self._failure(
                 run,
                 "result_not_serializable",

@@ -23,7 +23,7 @@ from jobwire.errors import (
 )
 from jobwire.snapshot import JobRecord
 from jobwire.status import JobStatus
-from jobwire.store import Finish, Report
+from jobwire.store import Finish, Report, migrate
 from jobwire.store.sql import SQLStore
 
 S = JobStatus
@@ -130,7 +130,10 @@ class StoreContract:
     # -- migrations -------------------------------------------------------------------
 
     def test_upgrade_applies_once_and_is_idempotent(self, store: SQLStore) -> None:
-        assert store.upgrade() == ["0001"]
+        applied = store.upgrade()
+        assert applied[0] == "0001"  # every revision, oldest first, up to the head
+        assert applied[-1] == migrate.head()
+        assert len(applied) == len(set(applied))
         assert store.upgrade() == []
         other = SQLStore(store.url)
         try:

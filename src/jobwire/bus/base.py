@@ -1,4 +1,10 @@
-"""The Bus interface: carries events from where jobs run to where people watch."""
+"""The Bus interface: carries events from where jobs run to where people watch.
+
+A bus receives each event once per process and fans it out to that process's listeners,
+one :class:`Subscription` (a bounded queue) each. A slow listener never slows the publisher
+or the other listeners: when its queue fills up, it is *coalesced* to the newest event of
+each job, which is safe because every event carries the job's whole snapshot.
+"""
 
 from __future__ import annotations
 
@@ -8,40 +14,108 @@ from collections import deque
 from collections.abc import Iterable
 
 from ..snapshot import Event
+from ..status import TERMINAL
 
-#: Events a listener may hold before the oldest are dropped. Every event is a whole
-#: snapshot, so a slow listener skips to newer state and never misses the final one.
+#: Events a listener may hold before its queue is coalesced to the newest event of each job.
 LISTENER_BUFFER = 256
+
+_TERMINAL_VALUES = frozenset(status.value for status in TERMINAL)
+
+
+def _is_terminal(event: Event) -> bool:
+    return event["kind"] == "status" and event["job"]["status"] in _TERMINAL_VALUES
 
 
 class Subscription:
-    """One listener's bounded queue of events, filled by the bus, read by one consumer."""
+    """One listener's bounded queue of events, filled by the bus, read by one consumer.
+
+    ``put`` never blocks. When more than ``maxlen`` events wait, the queue keeps only each
+    job's terminal events and its newest other event, in their original order: a slow
+    listener skips to newer snapshots, never misses a final one, and never sees a job's
+    events out of order. ``coalesced`` counts the events skipped that way.
+    """
+
+    __slots__ = (
+        "_cond",
+        "_events",
+        "_limit",
+        "_maxlen",
+        "_waiting",
+        "bus",
+        "closed",
+        "coalesced",
+        "job_id",
+    )
 
     def __init__(self, bus: Bus, job_id: str | None, maxlen: int = LISTENER_BUFFER) -> None:
+        if maxlen < 1:
+            raise ValueError(f"Expected maxlen >= 1, but got {maxlen!r}")
         self.bus = bus
         self.job_id = job_id
-        self._events: deque[Event] = deque(maxlen=maxlen)
-        self._cond = threading.Condition()
         self.closed = False
+        self.coalesced = 0
+        self._events: deque[Event] = deque()
+        self._maxlen = maxlen
+        # Coalescing runs when the queue grows past _limit. When it cannot shrink the queue
+        # below maxlen (a wildcard listener behind on many jobs), the limit doubles so the
+        # pass stays amortised O(1) per event; it resets once the consumer catches up.
+        self._limit = maxlen
+        self._waiting = 0
+        self._cond = threading.Condition(threading.Lock())
 
     def put(self, event: Event) -> None:
+        """Queue ``event`` (called by the bus). Never blocks on the consumer."""
         with self._cond:
-            self._events.append(event)
-            self._cond.notify()
+            if self.closed:
+                return
+            events = self._events
+            events.append(event)
+            if len(events) > self._limit:
+                self._coalesce()
+            if self._waiting:
+                self._cond.notify()
 
     def get(self, timeout: float | None = None) -> Event | None:
         """The next event, or None after ``timeout`` seconds (or when closed)."""
         with self._cond:
             if not self._events and not self.closed:
-                self._cond.wait(timeout)
-            return self._events.popleft() if self._events else None
+                self._waiting += 1
+                try:
+                    self._cond.wait_for(self._ready, timeout)
+                finally:
+                    self._waiting -= 1
+            if not self._events:
+                return None
+            event = self._events.popleft()
+            if not self._events:
+                self._limit = self._maxlen
+            return event
+
+    def get_nowait_batch(self, max_items: int | None = None) -> list[Event]:
+        """Every queued event (at most ``max_items``), oldest first, without waiting."""
+        with self._cond:
+            events = self._events
+            if max_items is None or max_items >= len(events):
+                batch = list(events)
+                events.clear()
+            else:
+                batch = [events.popleft() for _ in range(max(max_items, 0))]
+            if not events:
+                self._limit = self._maxlen
+            return batch
+
+    def qsize(self) -> int:
+        """How many events wait to be read."""
+        return len(self._events)
 
     def close(self) -> None:
-        if not self.closed:
+        """Stop receiving and wake the consumer. Events already queued can still be read."""
+        with self._cond:
+            if self.closed:
+                return
             self.closed = True
-            self.bus.unsubscribe(self)
-            with self._cond:
-                self._cond.notify_all()
+            self._cond.notify_all()
+        self.bus.unsubscribe(self)
 
     def __enter__(self) -> Subscription:
         return self
@@ -49,18 +123,111 @@ class Subscription:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"{len(self._events)} queued"
+        return f"<Subscription job_id={self.job_id!r} {state}>"
+
+    def _ready(self) -> bool:
+        return bool(self._events) or self.closed
+
+    def _coalesce(self) -> None:
+        # Walk newest to oldest, keeping every terminal event and the first (newest) other
+        # event seen for each job; the survivors keep their relative order.
+        events = self._events
+        kept: list[Event] = []
+        seen: set[str] = set()
+        for event in reversed(events):
+            if _is_terminal(event):
+                kept.append(event)
+                continue
+            job_id = event["job"]["id"]
+            if job_id not in seen:
+                seen.add(job_id)
+                kept.append(event)
+        kept.reverse()
+        self.coalesced += len(events) - len(kept)
+        self._events = deque(kept)
+        self._limit = max(self._maxlen, 2 * len(kept))
+
 
 class Bus(ABC):
-    """Publish events; subscribe to one job's events or to all of them."""
+    """Publish events; subscribe to one job's events or to all of them.
+
+    The base class keeps this process's listeners and fans each event out to them
+    (:meth:`_deliver`); an implementation carries events between publishers and
+    :meth:`_deliver`, and may start receiving lazily in :meth:`_listen`.
+
+    ```python
+    with bus.subscribe(job_id) as sub:
+        event = sub.get(timeout=1.0)
+    ```
+    """
+
+    def __init__(self) -> None:
+        # Copy-on-write sets: subscribing rebuilds them under the lock, delivering reads
+        # them without it, so publishing to many listeners allocates nothing per listener.
+        self._by_job: dict[str, frozenset[Subscription]] = {}
+        self._all: frozenset[Subscription] = frozenset()
+        self._subs_lock = threading.Lock()
 
     @abstractmethod
-    def publish(self, events: Iterable[Event]) -> None: ...
+    def publish(self, events: Iterable[Event]) -> None:
+        """Send ``events`` to every subscriber of their jobs, in every process."""
 
-    @abstractmethod
-    def subscribe(self, job_id: str | None = None) -> Subscription: ...
+    def subscribe(self, job_id: str | None = None) -> Subscription:
+        """A new listener for ``job_id``'s events, or for every job's when it is None.
+        Close it (or use it as a context manager) to stop receiving."""
+        sub = Subscription(self, job_id)
+        with self._subs_lock:
+            if job_id is None:
+                self._all = self._all | {sub}
+            else:
+                self._by_job[job_id] = self._by_job.get(job_id, frozenset()) | {sub}
+        self._listen()
+        return sub
 
-    @abstractmethod
-    def unsubscribe(self, subscription: Subscription) -> None: ...
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Forget ``subscription`` (``Subscription.close`` calls this)."""
+        with self._subs_lock:
+            job_id = subscription.job_id
+            if job_id is None:
+                self._all = self._all - {subscription}
+                return
+            subs = self._by_job.get(job_id)
+            if subs is None:
+                return
+            rest = subs - {subscription}
+            if rest:
+                self._by_job[job_id] = rest
+            else:
+                del self._by_job[job_id]
 
-    def close(self) -> None:
+    def stats(self) -> dict[str, int]:
+        """Counters about this process's listeners."""
+        with self._subs_lock:
+            per_job = [s for subs in self._by_job.values() for s in subs]
+            wildcard = self._all
+            jobs = len(self._by_job)
+        every = [*per_job, *wildcard]
+        return {
+            "subscriptions": len(every),
+            "wildcard_subscriptions": len(wildcard),
+            "watched_jobs": jobs,
+            "queued_events": sum(s.qsize() for s in every),
+            "coalesced_events": sum(s.coalesced for s in every),
+        }
+
+    def close(self) -> None:  # noqa: B027 - optional: only buses with connections need it
         """Release connections; the default has none."""
+
+    def _listen(self) -> None:  # noqa: B027 - optional hook
+        """Called after each subscribe: start receiving events if not yet. Default: nothing."""
+
+    def _deliver(self, event: Event) -> None:
+        """Hand ``event`` to this process's listeners of its job and to the wildcard ones."""
+        subs = self._by_job.get(event["job"]["id"])
+        if subs:
+            for sub in subs:
+                sub.put(event)
+        for sub in self._all:
+            sub.put(event)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Finish, Page, Report, Store, SubmitOutcome, WriteResult
+from .base import ApiKey, Finish, Page, Report, Store, SubmitOutcome, WriteResult
 
 
 def open_store(url: str) -> Store:
@@ -12,4 +12,13 @@ def open_store(url: str) -> Store:
     return SQLStore(url)
 
 
-__all__ = ["Finish", "Page", "Report", "Store", "SubmitOutcome", "WriteResult", "open_store"]
+__all__ = [
+    "ApiKey",
+    "Finish",
+    "Page",
+    "Report",
+    "Store",
+    "SubmitOutcome",
+    "WriteResult",
+    "open_store",
+]

@@ -8,7 +8,6 @@ stream that resumes from the store never misses or repeats what the bus already 
 from __future__ import annotations
 
 import builtins
-
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +63,14 @@ class WriteResult:
     cancel_requested: set[str] = field(default_factory=set)
     ignored: dict[str, int] = field(default_factory=dict)
     """Transitions the state machine ignored, by reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    user: str
+    roles: tuple[str, ...]
+    teams: tuple[str, ...]
 
 
 @dataclass(slots=True)

@@ -9,13 +9,14 @@ transaction-scoped advisory locks.
 
 from __future__ import annotations
 
-import builtins
-
 import base64
+import builtins
+import hashlib
 import logging
+import secrets
 import time
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,8 +27,8 @@ from .. import status as sm
 from ..errors import JobAlreadyFinished, JobNotFinished, JobNotFound, OwnerLimitReached
 from ..snapshot import Event, EventKind, JobRecord, dumps, loads, make_event
 from ..status import ACTIVE, LIVE, TERMINAL, JobStatus
-from .base import Finish, Page, Report, Store, SubmitOutcome, WriteResult
-from .tables import events, history, jobs, results
+from .base import ApiKey, Finish, Page, Report, Store, SubmitOutcome, WriteResult
+from .tables import api_keys, events, history, jobs, meta, results
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,11 @@ _CLAIM_LOCK = 0x6A6F6277  # "jobw"
 _LIVE = [s.value for s in LIVE]
 _ACTIVE = [s.value for s in ACTIVE]
 _TERMINAL = [s.value for s in TERMINAL]
+
+
+def hash_secret(secret: str) -> str:
+    # API keys are 256-bit random secrets: a fast hash is enough (no brute force can work).
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def normalize_url(url: str) -> str:
@@ -759,6 +765,77 @@ class SQLStore(Store):
             )
         return deleted
 
+    # -- API keys and metadata ------------------------------------------------------------
+
+    def create_key(
+        self, user: str, *, roles: Sequence[str] = (), teams: Sequence[str] = ()
+    ) -> tuple[str, str]:
+        """Make an API key for ``user``; return ``(key_id, secret)``. Only a SHA-256 hash
+        of the secret is stored: show the secret once."""
+        key_id = secrets.token_hex(8)
+        secret = f"jw_{key_id}_{secrets.token_urlsafe(32)}"
+        with self._write() as conn:
+            conn.execute(
+                api_keys.insert().values(
+                    id=key_id,
+                    hash=hash_secret(secret),
+                    user=user,
+                    roles=dumps(sorted(set(roles))),
+                    teams=dumps(sorted(set(teams))),
+                    created_at=time.time(),
+                    revoked_at=None,
+                )
+            )
+        return key_id, secret
+
+    def find_key(self, secret: str) -> ApiKey | None:
+        """The live key whose secret this is, or None."""
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(api_keys).where(
+                    api_keys.c.hash == hash_secret(secret), api_keys.c.revoked_at.is_(None)
+                )
+            ).first()
+        if row is None:
+            return None
+        return ApiKey(row.id, row.user, tuple(loads(row.roles)), tuple(loads(row.teams)))
+
+    def list_keys(self) -> builtins.list[tuple[ApiKey, float, float | None]]:
+        with self._read() as conn:
+            rows = conn.execute(sa.select(api_keys).order_by(api_keys.c.created_at)).all()
+        return [
+            (
+                ApiKey(r.id, r.user, tuple(loads(r.roles)), tuple(loads(r.teams))),
+                r.created_at,
+                r.revoked_at,
+            )
+            for r in rows
+        ]
+
+    def revoke_key(self, key_id: str) -> bool:
+        with self._write() as conn:
+            done = conn.execute(
+                sa.update(api_keys)
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=time.time())
+            )
+        return bool(done.rowcount)
+
+    def meta_value(self, key: str, default: Callable[[], str]) -> str:
+        """The stored value for ``key``, storing ``default()`` first if there is none (so
+        every process sharing the database agrees on it)."""
+        with self._read() as conn:
+            value = conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
+        if value is not None:
+            return str(value)
+        with self._write() as conn:
+            self._advisory_lock(conn, _lock_key("meta", key))
+            value = conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
+            if value is None:
+                value = default()
+                conn.execute(meta.insert().values(key=key, value=value))
+        return str(value)
+
     def counts(self) -> dict[str, int]:
         with self._read() as conn:
             rows = conn.execute(
@@ -779,16 +856,16 @@ def _encode_cursor(created_at: float, job_id: str) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[float, str]:
-    from ..errors import JobwireError
+    from ..errors import InvalidCursor
 
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         created, job_id = raw.split("|", 1)
         return float(created), job_id
     except (ValueError, UnicodeDecodeError) as exc:
-        err = JobwireError(f"Expected a cursor from a previous page, but got {cursor!r}")
-        err.code = "invalid_cursor"
-        raise err from exc
+        raise InvalidCursor(
+            f"Expected a cursor from a previous page, but got {cursor!r}", cursor=cursor
+        ) from exc
 
 
 __all__ = ["EventKind", "SQLStore", "normalize_url", "record_from_row"]

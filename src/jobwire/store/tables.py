@@ -77,3 +77,22 @@ history = sa.Table(
     sa.Column("finished_at", sa.Double, nullable=False),
     sa.Index("jobwire_history_task", "task", "finished_at"),
 )
+
+api_keys = sa.Table(
+    "jobwire_api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("user", sa.String(200), nullable=False),
+    sa.Column("roles", sa.Text, nullable=False),
+    sa.Column("teams", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("revoked_at", sa.Double),
+)
+
+meta = sa.Table(
+    "jobwire_meta",
+    metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)

@@ -1,0 +1,130 @@
+"""The HTTP server: REST, Server-Sent Events, WebSockets, the JS client.
+
+```python
+from jobwire.server import create_app
+api = create_app(app)                  # an ASGI app: uvicorn module:api
+fastapi_app.mount("/jobs", api)        # or inside your own FastAPI app
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import api, errors, metrics, streams
+from .state import ServerState
+
+if TYPE_CHECKING:
+    from ..app import App
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def create_app(app: App, settings: Any = None, *, workers: bool = True) -> FastAPI:
+    """The ASGI application serving ``app``'s jobs. ``workers=False`` when separate
+    ``jobwire worker`` processes run the jobs (they then need a shared bus: ``redis://``).
+    ``settings`` (a :class:`jobwire.settings.Settings`) replaces the app's settings."""
+    if settings is not None:
+        app.settings = settings
+    state = ServerState(app, workers=workers)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state.ensure_started()
+        try:
+            yield
+        finally:
+            state.stop()
+
+    server = FastAPI(
+        title="jobwire",
+        version=_version(),
+        description="Background jobs with live progress. See docs/http.md.",
+        lifespan=lifespan,
+    )
+    server.state.jobwire = state
+    errors.install(server)
+    server.include_router(api.router)
+    server.include_router(streams.router)
+    server.include_router(metrics.router)
+    if STATIC.is_dir():
+        server.mount("/static", StaticFiles(directory=STATIC), name="static")
+    server.add_middleware(BodyLimit, max_bytes=app.settings.max_body_bytes)
+    return server
+
+
+class BodyLimit:
+    """Refuse request bodies over ``max_bytes`` with 413, before they are read whole."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await _too_large(send, self.max_bytes)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _too_large(send, self.max_bytes)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    from ..snapshot import dumps
+
+    body = dumps(
+        {
+            "error": {
+                "code": "payload_too_large",
+                "message": f"The body is larger than {limit} bytes.",
+                "details": {"limit": limit},
+            }
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+__all__ = ["ServerState", "create_app"]

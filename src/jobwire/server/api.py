@@ -1,0 +1,290 @@
+"""The REST API (see docs/http.md)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from ..errors import JobNotFound, ResultNotAvailable
+from ..snapshot import JobRecord, snapshot
+from ..status import JobStatus
+from .auth import Principal
+from .errors import ErrorResponse
+from .models import JobPage, SnapshotModel, StatsModel, SubmitAnswer, TaskList
+from .state import ServerState
+
+router = APIRouter()
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {
+        400: "Malformed request",
+        401: "Missing or invalid credentials",
+        404: "Unknown job or task (or another user's job)",
+        409: "Conflict with the job's state or the owner's limit",
+        413: "Body too large",
+        422: "Invalid arguments or parameters",
+        429: "Rate limited (see Retry-After)",
+    }
+    return {c: {"model": ErrorResponse, "description": text[c]} for c in codes}
+
+
+def state_of(request: Request) -> ServerState:
+    state: ServerState = request.app.state.jobwire
+    state.ensure_started()
+    return state
+
+
+async def principal_of(
+    request: Request,
+    token: Annotated[str | None, Query(description="A stream token for one job")] = None,
+) -> Principal:
+    state = state_of(request)
+    return state.auth.resolve(request.headers.get("authorization"), token)
+
+
+State = Annotated[ServerState, Depends(state_of)]
+Who = Annotated[Principal, Depends(principal_of)]
+
+
+def links(request: Request, job_id: str) -> dict[str, str]:
+    root = request.scope.get("root_path", "")
+    base = f"{root}/api/jobs/{job_id}"
+    return {
+        "self": base,
+        "events": f"{base}/events",
+        "ws": f"{root}/ws/jobs/{job_id}",
+        "cancel": f"{base}/cancel",
+        "result": f"{base}/result",
+    }
+
+
+def etag(record_id: str, seq: int) -> str:
+    return f'"{record_id}.{seq}"'
+
+
+@router.get("/api/health", tags=["server"])
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/api/tasks", response_model=TaskList, tags=["tasks"], responses=errors(401))
+def list_tasks(state: State, who: Who) -> dict[str, Any]:
+    """The registered tasks and the JSON Schema of their arguments."""
+    return {
+        "tasks": [
+            {
+                "name": t.name,
+                "description": t.options.description,
+                "steps": list(t.options.steps),
+                "schema": t.schema(),
+                "options": {
+                    "max_concurrency": t.options.max_concurrency,
+                    "per_owner_limit": t.options.per_owner_limit,
+                    "cache_ttl": t.options.cache_ttl,
+                    "retries": t.options.retries,
+                    "timeout": t.options.timeout,
+                    "dedupe": t.options.dedupe_key is not None,
+                },
+            }
+            for t in sorted(state.app.tasks.values(), key=lambda t: t.name)
+        ]
+    }
+
+
+@router.post(
+    "/api/tasks/{task}/jobs",
+    status_code=202,
+    response_model=SubmitAnswer,
+    tags=["jobs"],
+    responses={
+        200: {
+            "model": SubmitAnswer,
+            "description": "An existing job: a live one "
+            "with the same dedupe key, or a fresh cached result",
+        },
+        **errors(400, 401, 404, 409, 413, 422, 429),
+    },
+)
+async def submit(
+    task: str,
+    request: Request,
+    state: State,
+    who: Who,
+    args: Annotated[dict[str, Any] | None, Body(description="The task's arguments")] = None,
+) -> JSONResponse:
+    """Submit a job. The body is the task's arguments (see `GET /api/tasks`)."""
+    if who.job_scope is not None:
+        raise JobNotFound("A stream token cannot submit jobs")
+    state.app.get_task(task)  # 404 before spending a rate-limit token
+    state.limiter.take(who.user)
+    job = await run_in_threadpool(state.app.submit, task, args or {}, owner=who.user)
+    state.hub.note(job.id, job.record.seq, job.owner)
+    body: dict[str, Any] = dict(snapshot(job.record))
+    body["outcome"] = job.outcome
+    body["links"] = links(request, job.id)
+    body["stream_token"] = state.auth.stream_token(who, job.id)
+    return JSONResponse(
+        body,
+        status_code=202 if job.created else 200,
+        headers={"Location": body["links"]["self"], "ETag": etag(job.id, job.record.seq)},
+    )
+
+
+@router.get(
+    "/api/jobs/{job_id}",
+    response_model=SnapshotModel,
+    tags=["jobs"],
+    responses={
+        304: {"description": "Not modified (If-None-Match matched)"},
+        **errors(400, 401, 404, 422),
+    },
+)
+async def get_job(
+    job_id: str,
+    request: Request,
+    state: State,
+    who: Who,
+    wait: Annotated[
+        float | None,
+        Query(
+            ge=0,
+            le=30,
+            description="Long-poll: hold the request up to this many seconds for a change",
+        ),
+    ] = None,
+) -> Response:
+    """The job's snapshot, with an ETag; 304 when `If-None-Match` matches."""
+    inm = request.headers.get("if-none-match")
+    if inm and not wait and state.trust_bus:
+        known = state.hub.known(job_id)
+        if known is not None and who.can_see(job_id, known[1]) and inm == etag(job_id, known[0]):
+            return Response(status_code=304, headers={"ETag": inm})
+    if inm and wait:
+        return await _long_poll(state, who, job_id, inm, wait)
+    record = await state.avisible(who, job_id)
+    tag = etag(record.id, record.seq)
+    if inm == tag:
+        return Response(status_code=304, headers={"ETag": tag})
+    return JSONResponse(snapshot(record), headers={"ETag": tag})
+
+
+async def _long_poll(
+    state: ServerState, who: Principal, job_id: str, inm: str, wait: float
+) -> Response:
+    with state.hub.listen(job_id) as listener:  # listen first: no change slips between
+        record = await state.avisible(who, job_id)
+        tag = etag(record.id, record.seq)
+        if inm != tag:
+            return JSONResponse(snapshot(record), headers={"ETag": tag})
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        step = wait if state.trust_bus else min(wait, state.settings.poll_interval * 2)
+        while (left := deadline - loop.time()) > 0:
+            item = await listener.get(min(step, left))
+            if item is not None and item[0] > record.seq:
+                snap = item[3]["job"]
+                return JSONResponse(snap, headers={"ETag": etag(job_id, snap["seq"])})
+            if item is None and not state.trust_bus:
+                fresh = await state.avisible(who, job_id)
+                if fresh.seq > record.seq:
+                    return JSONResponse(snapshot(fresh), headers={"ETag": etag(job_id, fresh.seq)})
+    return Response(status_code=304, headers={"ETag": inm})
+
+
+@router.get("/api/jobs", response_model=JobPage, tags=["jobs"], responses=errors(400, 401, 422))
+def list_jobs(
+    state: State,
+    who: Who,
+    status: Annotated[list[JobStatus] | None, Query()] = None,
+    task: Annotated[str | None, Query(max_length=200)] = None,
+    owner: Annotated[str | None, Query(max_length=200, description="Admins only")] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    """Jobs, newest first, paged by cursor. Users see their own; admins see all."""
+    if who.job_scope is not None:
+        raise JobNotFound("A stream token can only read its own job")
+    if not who.admin:
+        owner = who.user
+    page = state.app.store.list(
+        status=[s.value for s in status] if status else None,
+        task=task,
+        owner=owner,
+        cursor=cursor,
+        limit=limit,
+    )
+    return {"jobs": [snapshot(j) for j in page.jobs], "next_cursor": page.next_cursor}
+
+
+@router.post(
+    "/api/jobs/{job_id}/cancel",
+    status_code=202,
+    response_model=SnapshotModel,
+    tags=["jobs"],
+    responses=errors(401, 404, 409, 422),
+)
+def cancel_job(job_id: str, state: State, who: Who) -> JSONResponse:
+    """Ask to cancel: a queued job ends at once, a running one at its next progress call."""
+    state.visible(who, job_id)
+    job = state.app.cancel(job_id)
+    return JSONResponse(snapshot(job.record), status_code=202)
+
+
+@router.delete(
+    "/api/jobs/{job_id}", status_code=204, tags=["jobs"], responses=errors(401, 404, 409, 422)
+)
+def delete_job(job_id: str, state: State, who: Who) -> Response:
+    """Forget a finished job and its result."""
+    if who.job_scope is not None:
+        raise JobNotFound(f"No job has the id {job_id!r}", job_id=job_id)
+    state.visible(who, job_id)
+    state.app.delete(job_id)
+    state.hub.forget(job_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/api/jobs/{job_id}/result",
+    tags=["jobs"],
+    responses={
+        200: {
+            "description": "The result, as the task returned it (JSON)",
+            "content": {"application/json": {"schema": {}}},
+        },
+        **errors(401, 404, 409, 422),
+    },
+)
+def job_result(job_id: str, state: State, who: Who) -> Response:
+    """The result of a succeeded job; 409 while it has not succeeded."""
+    record: JobRecord = state.visible(who, job_id)
+    if record.status != JobStatus.SUCCEEDED:
+        raise ResultNotAvailable(
+            f"Job {job_id} is {record.status.value}; only a succeeded job has a result.",
+            job_id=job_id,
+            status=record.status.value,
+        )
+    text = state.app.store.result(job_id)
+    return Response(text or "null", media_type="application/json")
+
+
+@router.get("/api/jobs/{job_id}/token", tags=["jobs"], responses=errors(401, 404, 422))
+def job_token(job_id: str, state: State, who: Who) -> dict[str, str]:
+    """A fresh stream token for this job (for `?token=` on its SSE and WebSocket URLs)."""
+    state.visible(who, job_id)
+    return {"token": state.auth.stream_token(who, job_id)}
+
+
+@router.get("/api/stats", response_model=StatsModel, tags=["server"], responses=errors(401))
+def stats(state: State, who: Who) -> dict[str, Any]:
+    """Jobs by status, and this process's worker and stream counters."""
+    worker = state.app.worker
+    return {
+        "jobs": state.app.store.counts(),
+        "worker": dict(worker.stats) if worker is not None else None,
+        "streams": {"listeners": state.hub.listeners, "delivered": state.hub.delivered},
+    }

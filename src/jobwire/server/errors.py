@@ -1,0 +1,120 @@
+"""One place that maps errors to HTTP status codes and the JSON error shape."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from .. import errors as e
+from .auth import Unauthorized
+
+logger = logging.getLogger(__name__)
+
+STATUS: dict[type[e.JobwireError], int] = {
+    e.BadRequest: 400,
+    Unauthorized: 401,
+    e.UnknownTask: 404,
+    e.JobNotFound: 404,
+    e.OwnerLimitReached: 409,
+    e.JobAlreadyFinished: 409,
+    e.JobNotFinished: 409,
+    e.ResultNotAvailable: 409,
+    e.InvalidArguments: 422,
+    e.RateLimited: 429,
+    e.ConfigurationError: 500,
+}
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+}
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] = {}
+
+
+class ErrorResponse(BaseModel):
+    """Every error answer has this shape."""
+
+    error: ErrorBody
+
+
+def status_of(exc: e.JobwireError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 400
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def install(api: FastAPI) -> None:
+    @api.exception_handler(e.JobwireError)
+    async def jobwire_error(request: Request, exc: e.JobwireError) -> JSONResponse:
+        status = status_of(exc)
+        headers = None
+        if isinstance(exc, e.RateLimited):
+            headers = {"Retry-After": str(max(1, round(exc.retry_after + 0.49)))}
+        if isinstance(exc, Unauthorized):
+            headers = {"WWW-Authenticate": "Bearer"}
+        if status >= 500:
+            logger.error("server error: %s", exc.message)
+        return error_response(status, exc.code, exc.message, _jsonable(exc.details), headers)
+
+    @api.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "loc": [str(p) for p in err.get("loc", ())],
+                "msg": err.get("msg", ""),
+                "type": err.get("type", ""),
+            }
+            for err in exc.errors()
+        ]
+        if any(err["type"] == "json_invalid" for err in errors):
+            return error_response(
+                400, "bad_request", "The body is not valid JSON.", {"errors": errors}
+            )
+        where = "; ".join(f"{'.'.join(err['loc'])}: {err['msg']}" for err in errors)
+        return error_response(
+            422, "validation_error", f"Invalid request: {where}", {"errors": errors}
+        )
+
+    @api.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        code = HTTP_CODES.get(exc.status_code, "error")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        return error_response(exc.status_code, code, message, headers=exc.headers)
+
+
+def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
+    from pydantic_core import to_jsonable_python
+
+    return to_jsonable_python(details, fallback=str)  # type: ignore[no-any-return]

@@ -1,0 +1,174 @@
+"""The hub: one bus subscription per server process, fanned out to every stream.
+
+The bus delivers events on a thread; the hub hands them to the event loop in batches,
+encodes each message once, and pushes the same text to every listener of that job. Each
+listener has a small bounded buffer: a slow one skips to the newest snapshot (every message
+carries a whole snapshot) and never slows the others; the final message is never dropped.
+It also remembers the newest ``seq`` of each job it has seen, so a poll whose ETag is
+current is answered 304 without touching the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import OrderedDict, deque
+from typing import TYPE_CHECKING
+
+from ..snapshot import Event
+from ..wire import encode, is_terminal, message
+
+if TYPE_CHECKING:
+    from ..bus import Bus, Subscription
+
+logger = logging.getLogger(__name__)
+
+LISTENER_BUFFER = 64
+SEQ_CACHE = 50_000
+
+
+class Listener:
+    """One stream's queue of ``(seq, terminal, text, event)`` items."""
+
+    __slots__ = ("_items", "_waiter", "dropped", "hub", "job_id")
+
+    def __init__(self, hub: Hub, job_id: str) -> None:
+        self.hub = hub
+        self.job_id = job_id
+        self._items: deque[tuple[int, bool, str, Event]] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self.dropped = 0
+
+    def push(self, item: tuple[int, bool, str, Event]) -> None:
+        items = self._items
+        if len(items) >= LISTENER_BUFFER:
+            # Coalesce: drop the oldest non-final item; the newer ones supersede it.
+            for i, old in enumerate(items):
+                if not old[1]:
+                    del items[i]
+                    self.dropped += 1
+                    break
+        items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self, timeout: float | None = None) -> tuple[int, bool, str, Event] | None:
+        """The next item, or None after ``timeout`` seconds."""
+        if not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._waiter), timeout)
+            except TimeoutError:
+                return None
+            finally:
+                self._waiter = None
+        return self._items.popleft() if self._items else None
+
+    def close(self) -> None:
+        self.hub.unlisten(self)
+
+    def __enter__(self) -> Listener:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Hub:
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self._listeners: dict[str, set[Listener]] = {}
+        self._seqs: OrderedDict[str, tuple[int, str]] = OrderedDict()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sub: Subscription | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.delivered = 0
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._loop = loop
+            self._sub = self.bus.subscribe(None)
+            self._thread = threading.Thread(target=self._pump, name="jobwire-hub", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._sub is not None:
+                self._sub.close()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            self._sub = self._thread = None
+
+    def _pump(self) -> None:
+        sub, loop = self._sub, self._loop
+        assert sub is not None and loop is not None
+        while not sub.closed:
+            first = sub.get(1.0)
+            if first is None:
+                continue
+            batch = [first]
+            while (more := sub.get(0)) is not None and len(batch) < 1000:
+                batch.append(more)
+            try:
+                loop.call_soon_threadsafe(self._dispatch, batch)
+            except RuntimeError:  # the loop closed: the server is shutting down
+                return
+
+    def _dispatch(self, batch: list[Event]) -> None:
+        seqs = self._seqs
+        for event in batch:
+            job_id = event["job"]["id"]
+            seq = event["seq"]
+            known = seqs.get(job_id)
+            if known is None or seq > known[0]:
+                seqs[job_id] = (seq, event["job"]["owner"])
+                seqs.move_to_end(job_id)
+                if len(seqs) > SEQ_CACHE:
+                    seqs.popitem(last=False)
+            listeners = self._listeners.get(job_id)
+            if not listeners:
+                continue
+            item = (seq, is_terminal(event), encode(message(event)), event)
+            for listener in listeners:
+                listener.push(item)
+            self.delivered += len(listeners)
+
+    def listen(self, job_id: str) -> Listener:
+        listener = Listener(self, job_id)
+        self._listeners.setdefault(job_id, set()).add(listener)
+        return listener
+
+    def unlisten(self, listener: Listener) -> None:
+        listeners = self._listeners.get(listener.job_id)
+        if listeners is not None:
+            listeners.discard(listener)
+            if not listeners:
+                del self._listeners[listener.job_id]
+
+    def known(self, job_id: str) -> tuple[int, str] | None:
+        """``(seq, owner)``: the newest seq the hub has seen for this job, if any."""
+        return self._seqs.get(job_id)
+
+    def note(self, job_id: str, seq: int, owner: str) -> None:
+        """Remember a seq read from the store (never moving backwards)."""
+        known = self._seqs.get(job_id)
+        if known is None or seq > known[0]:
+            self._seqs[job_id] = (seq, owner)
+            if len(self._seqs) > SEQ_CACHE:
+                self._seqs.popitem(last=False)
+
+    def forget(self, job_id: str) -> None:
+        self._seqs.pop(job_id, None)
+
+    @property
+    def listeners(self) -> int:
+        return sum(len(s) for s in self._listeners.values())

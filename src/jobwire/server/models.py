@@ -1,0 +1,79 @@
+"""Response models: they document the API (OpenAPI) and are checked by schemathesis."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ErrorInfoModel(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class SnapshotModel(BaseModel):
+    """A job's snapshot: everything needed to draw it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    task: str
+    status: Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
+    step: str | None
+    current: int
+    total: int | None
+    percent: float | None
+    message: str | None
+    eta_seconds: float | None
+    rate: float | None
+    estimated_seconds: float | None
+    owner: str
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    attempt: int
+    max_attempts: int
+    cancel_requested: bool
+    seq: int
+    error: ErrorInfoModel | None
+    result_url: str | None
+
+
+class Links(BaseModel):
+    self: str
+    events: str
+    ws: str
+    cancel: str
+    result: str
+
+
+class SubmitAnswer(SnapshotModel):
+    outcome: Literal["created", "deduplicated", "cached"]
+    links: Links
+    stream_token: str
+
+
+class JobPage(BaseModel):
+    jobs: list[SnapshotModel]
+    next_cursor: str | None
+
+
+class TaskOptionsModel(BaseModel):
+    max_concurrency: int | None
+    per_owner_limit: int | None
+    cache_ttl: float | None
+    retries: int
+    timeout: float | None
+    dedupe: bool
+
+
+class TaskList(BaseModel):
+    tasks: list[dict[str, Any]]
+
+
+class StatsModel(BaseModel):
+    jobs: dict[str, int]
+    worker: dict[str, int] | None
+    streams: dict[str, int]

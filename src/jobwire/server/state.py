@@ -1,0 +1,81 @@
+"""What a running server keeps: the App, the authenticator, the hub, the rate limiter."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from starlette.concurrency import run_in_threadpool
+
+from ..errors import JobNotFound
+from ..snapshot import JobRecord
+from .auth import Authenticator, Principal
+from .hub import Hub
+from .ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from ..app import App
+
+logger = logging.getLogger(__name__)
+
+
+class ServerState:
+    def __init__(self, app: App, *, workers: bool = True) -> None:
+        self.app = app
+        self.settings = app.settings
+        self.auth = Authenticator(app)
+        self.hub = Hub(app.bus)
+        self.limiter = RateLimiter(app.settings.submit_rate, app.settings.submit_burst)
+        self.run_workers = workers
+        self._started = False
+        self._lock = threading.Lock()
+
+    @property
+    def trust_bus(self) -> bool:
+        """True when every change reaches this process's bus: workers run here (memory bus)
+        or the bus is shared (Redis). Then an ETag the hub knows is current is answered
+        without the database, and idle streams need not poll the store."""
+        return self.app.worker is not None or not self.settings.bus_url.startswith("memory")
+
+    def ensure_started(self) -> None:
+        """Start the hub (and the workers) once, from inside the event loop. Called by the
+        lifespan, or by the first request when the app is mounted (mounted apps get no
+        lifespan)."""
+        if self._started:
+            return
+        with self._lock:
+            if self._started:
+                return
+            self.app.store.upgrade()
+            if self.run_workers:
+                self.app.start()
+            self.hub.start(asyncio.get_running_loop())
+            self._started = True
+            logger.info(
+                "jobwire server ready: %d task(s), auth=%s", len(self.app.tasks), self.settings.auth
+            )
+
+    def stop(self) -> None:
+        self.hub.stop()
+        if self.run_workers:
+            self.app.stop(grace=5.0)
+        self._started = False
+
+    # -- visibility -----------------------------------------------------------------------
+
+    def visible(self, principal: Principal, job_id: str) -> JobRecord:
+        """The job, if this principal may see it; JobNotFound otherwise (never 403)."""
+        record = self.app.store.get(job_id) if _plausible_id(job_id) else None
+        if record is None or not principal.can_see(record.id, record.owner):
+            raise JobNotFound(f"No job has the id {job_id!r}", job_id=job_id)
+        self.hub.note(record.id, record.seq, record.owner)
+        return record
+
+    async def avisible(self, principal: Principal, job_id: str) -> JobRecord:
+        return await run_in_threadpool(self.visible, principal, job_id)
+
+
+def _plausible_id(job_id: str) -> bool:
+    return 0 < len(job_id) <= 64

@@ -1,0 +1,382 @@
+"""Live streams of a job's messages: Server-Sent Events and WebSockets.
+
+Both start the same way (:func:`open_stream`): listen on the hub *first*, then read the job
+from the store, then send either the current snapshot (``connected``) or, when resuming,
+the events after the client's last seq. From then on, hub messages newer than the last one
+sent go out as they come; the stream ends after the final message. Nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
+
+from ..errors import BadRequest, JobAlreadyFinished, JobNotFound, JobwireError
+from ..snapshot import make_event
+from ..wire import PING, encode, is_terminal, message
+from .api import errors, principal_of, state_of
+from .auth import Principal, Unauthorized
+from .hub import Listener
+from .state import ServerState
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter()
+
+Item = tuple[int, bool, str]  # (seq, final?, encoded message)
+
+
+@dataclass
+class Stream:
+    listener: Listener
+    backlog: list[Item]
+    last: int
+    done: bool
+
+
+async def open_stream(state: ServerState, who: Principal, job_id: str, after: int | None) -> Stream:
+    listener = state.hub.listen(job_id)
+    try:
+        record = await state.avisible(who, job_id)
+        backlog: list[Item] = []
+        if after is None or after <= 0 or after > record.seq:
+            event = make_event(record, "status")
+            final = record.terminal
+            backlog.append((record.seq, final, encode(message(event, connected=not final))))
+        elif record.seq > after:
+            events = await run_in_threadpool(state.app.store.events, job_id, after)
+            if events and events[0]["seq"] == after + 1:
+                backlog = [(e["seq"], is_terminal(e), encode(message(e))) for e in events]
+            else:  # pruned: the snapshot says it all
+                event = make_event(record, "status")
+                backlog.append(
+                    (
+                        record.seq,
+                        record.terminal,
+                        encode(message(event, connected=not record.terminal)),
+                    )
+                )
+        last = max([after or 0, *(seq for seq, _, _ in backlog)])
+        done = any(final for _, final, _ in backlog)
+        return Stream(listener, backlog, last, done)
+    except BaseException:
+        listener.close()
+        raise
+
+
+async def follow(
+    state: ServerState, stream: Stream, job_id: str, heartbeat: float
+) -> AsyncIterator[Item | None]:
+    """Yield the backlog, then live items newer than the last; None when idle for a
+    heartbeat. Ends after the final item. When the bus may miss changes (a worker in another
+    process on a memory bus), idle streams look at the store."""
+    for item in stream.backlog:
+        yield item
+    if stream.done:
+        return
+    last = stream.last
+    idle_check = heartbeat if state.trust_bus else min(heartbeat, state.settings.poll_interval * 4)
+    idle = 0.0
+    while True:
+        got = await stream.listener.get(idle_check)
+        if got is not None:
+            idle = 0.0
+            seq, final, text, _ = got
+            if seq <= last:
+                continue
+            last = seq
+            yield seq, final, text
+            if final:
+                return
+            continue
+        idle += idle_check
+        if not state.trust_bus:
+            for e in await run_in_threadpool(state.app.store.events, job_id, last):
+                last = e["seq"]
+                final = is_terminal(e)
+                yield last, final, encode(message(e))
+                if final:
+                    return
+        if idle >= heartbeat:
+            idle = 0.0
+            yield None
+
+
+# -- Server-Sent Events -------------------------------------------------------------------
+
+
+def _last_event_id(header: str | None, after: int | None) -> int | None:
+    if header is None or header.strip() == "":
+        return after
+    try:
+        value = int(header.strip())
+    except ValueError:
+        raise BadRequest(f"Expected Last-Event-ID to be a seq number, but got {header!r}") from None
+    if value < 0:
+        raise BadRequest(f"Expected Last-Event-ID >= 0, but got {value}")
+    return value
+
+
+@router.get(
+    "/api/jobs/{job_id}/events",
+    tags=["streams"],
+    responses={
+        200: {
+            "description": "text/event-stream of the job's messages",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **errors(400, 401, 404, 422),
+    },
+)
+async def sse(
+    job_id: str,
+    request: Request,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    after: Annotated[int | None, Query(ge=0, description="Resume after this seq")] = None,
+    token: Annotated[str | None, Query(description="A stream token for this job")] = None,
+) -> EventSourceResponse:
+    """Server-Sent Events: the current snapshot, then every change; `id:` is the seq and
+    `Last-Event-ID` resumes."""
+    state = state_of(request)
+    who = await principal_of(request, token)
+    resume = _last_event_id(last_event_id, after)
+    stream = await open_stream(state, who, job_id, resume)
+    heartbeat = state.settings.heartbeat_seconds
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        try:
+            async for item in follow(state, stream, job_id, heartbeat):
+                if item is None:
+                    yield ServerSentEvent(comment="ping")
+                    continue
+                seq, _, text = item
+                yield ServerSentEvent(data=text, id=str(seq), event=_type_of(text))
+        finally:
+            stream.listener.close()
+
+    return EventSourceResponse(
+        events(), ping=None, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )
+
+
+def _type_of(text: str) -> str:
+    # Messages are encoded by wire.encode: they start with {"type":"<type>",
+    start = text.index(':"', 6) + 2
+    return text[start : text.index('"', start)]
+
+
+# -- WebSockets -----------------------------------------------------------------------------
+
+
+async def _ws_principal(state: ServerState, websocket: WebSocket) -> Principal | None:
+    try:
+        return state.auth.resolve(
+            websocket.headers.get("authorization"), websocket.query_params.get("token")
+        )
+    except Unauthorized as exc:
+        await websocket.send_json(
+            {"type": "error", "error": {"code": exc.code, "message": exc.message}}
+        )
+        await websocket.close(4401, "unauthorized")
+        return None
+
+
+def _after(websocket: WebSocket) -> int | None:
+    raw = websocket.query_params.get("after")
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        return -1
+    return value if value >= 0 else -1
+
+
+@router.websocket("/ws/jobs/{job_id}")
+async def ws_job(websocket: WebSocket, job_id: str) -> None:
+    state: ServerState = websocket.app.state.jobwire
+    state.ensure_started()
+    await websocket.accept()
+    who = await _ws_principal(state, websocket)
+    if who is None:
+        return
+    after = _after(websocket)
+    if after == -1:
+        await websocket.send_json(
+            {
+                "type": "error",
+                "error": {"code": "bad_request", "message": "Expected ?after= to be a seq number"},
+            }
+        )
+        await websocket.close(4400, "bad after")
+        return
+    try:
+        stream = await open_stream(state, who, job_id, after)
+    except JobNotFound as exc:
+        await websocket.send_json(
+            {"type": "error", "error": {"code": exc.code, "message": exc.message}}
+        )
+        await websocket.close(4404, "job not found")
+        return
+
+    async def send() -> None:
+        async for item in follow(state, stream, job_id, state.settings.heartbeat_seconds):
+            await websocket.send_text(PING if item is None else item[2])
+            if item is not None and item[1]:
+                await websocket.close(1000)
+                return
+
+    try:
+        await _race(send(), _read(state, websocket, who, {job_id}))
+    finally:
+        stream.listener.close()
+
+
+async def _race(*coros: Any) -> None:
+    """Run the sender and the reader until either ends (a disconnect ends the reader),
+    then stop the other."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            exc = task.exception()
+            if exc is not None and not isinstance(exc, WebSocketDisconnect | RuntimeError):
+                raise exc
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                await task
+
+
+async def _read(
+    state: ServerState, websocket: WebSocket, who: Principal, jobs: set[str], on_message: Any = None
+) -> None:
+    """Handle what a client sends: cancel requests (and, on /ws, subscriptions)."""
+    while True:
+        try:
+            data = await websocket.receive_json()
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        except (ValueError, KeyError):
+            await websocket.send_json(
+                {
+                    "type": "error",
+                    "error": {"code": "bad_request", "message": "Expected a JSON message"},
+                }
+            )
+            continue
+        if on_message is not None and await on_message(data):
+            continue
+        if isinstance(data, dict) and data.get("type") == "cancel":
+            job_id = data.get("job_id") or (next(iter(jobs)) if len(jobs) == 1 else None)
+            await _cancel(state, websocket, who, job_id)
+        elif isinstance(data, dict) and data.get("type") == "pong":
+            continue
+        else:
+            await websocket.send_json(
+                {
+                    "type": "error",
+                    "error": {"code": "bad_request", "message": f"Unknown message: {data!r}"[:200]},
+                }
+            )
+
+
+async def _cancel(state: ServerState, websocket: WebSocket, who: Principal, job_id: Any) -> None:
+    try:
+        if not isinstance(job_id, str):
+            raise JobNotFound('Say which job to cancel: {"type": "cancel", "job_id": …}')
+        await state.avisible(who, job_id)
+        await run_in_threadpool(state.app.cancel, job_id)
+    except (JobNotFound, JobAlreadyFinished) as exc:
+        await websocket.send_json(
+            {"type": "error", "job_id": job_id, "error": {"code": exc.code, "message": exc.message}}
+        )
+
+
+@router.websocket("/ws")
+async def ws_many(websocket: WebSocket) -> None:
+    """One socket, many jobs: subscribe / unsubscribe messages."""
+    state: ServerState = websocket.app.state.jobwire
+    state.ensure_started()
+    await websocket.accept()
+    who = await _ws_principal(state, websocket)
+    if who is None:
+        return
+    out: asyncio.Queue[str] = asyncio.Queue()
+    forwarders: dict[str, asyncio.Task[None]] = {}
+
+    async def forward(stream: Stream, job_id: str) -> None:
+        try:
+            async for item in follow(state, stream, job_id, 1e9):
+                if item is not None:
+                    await out.put(item[2])
+        finally:
+            stream.listener.close()
+            forwarders.pop(job_id, None)
+
+    async def on_message(data: Any) -> bool:
+        if not isinstance(data, dict) or data.get("type") not in ("subscribe", "unsubscribe"):
+            return False
+        job_id = data.get("job_id")
+        if not isinstance(job_id, str):
+            await out.put(
+                json.dumps(
+                    {
+                        "type": "error",
+                        "error": {"code": "bad_request", "message": "Expected a job_id string"},
+                    }
+                )
+            )
+            return True
+        if data["type"] == "unsubscribe":
+            task = forwarders.pop(job_id, None)
+            if task is not None:
+                task.cancel()
+            return True
+        if job_id in forwarders:
+            return True
+        after = data.get("after")
+        try:
+            stream = await open_stream(
+                state, who, job_id, after if isinstance(after, int) else None
+            )
+        except JobwireError as exc:
+            await out.put(
+                json.dumps(
+                    {
+                        "type": "error",
+                        "job_id": job_id,
+                        "error": {"code": exc.code, "message": exc.message},
+                    }
+                )
+            )
+            return True
+        forwarders[job_id] = asyncio.create_task(forward(stream, job_id))
+        return True
+
+    heartbeat = state.settings.heartbeat_seconds
+
+    async def send() -> None:
+        while True:
+            try:
+                text = await asyncio.wait_for(out.get(), heartbeat)
+            except TimeoutError:
+                text = PING
+            await websocket.send_text(text)
+
+    try:
+        await _race(send(), _read(state, websocket, who, set(), on_message))
+    finally:
+        for task in list(forwarders.values()):
+            task.cancel()

@@ -1,0 +1,959 @@
+/**
+ * jobwire's browser client: submit jobs, watch their progress live, draw a progress bar.
+ *
+ * One ES module, no build step, no dependencies. It runs in browsers and imports in Node 20
+ * (the custom element is only defined where `customElements` and `HTMLElement` exist).
+ *
+ * @example
+ * import { submit, watch } from "/static/jobwire.js";
+ * const job = await submit("tickets.classify", { file_id: "f1" });
+ * watch(job.id, {
+ *   token: job.stream_token,
+ *   onUpdate: (snap) => console.log(formatProgress(snap)),
+ *   onDone: (snap) => console.log("finished:", snap.status),
+ * });
+ *
+ * The wire contract is docs/http.md; this module's guide is docs/js.md.
+ * @module jobwire
+ */
+
+/**
+ * @typedef {object} Snapshot  A job's state; every message carries the whole of it.
+ * @property {string} id
+ * @property {string} task
+ * @property {"queued"|"running"|"waiting"|"succeeded"|"failed"|"cancelled"} status
+ * @property {string|null} step
+ * @property {number} current
+ * @property {number|null} total      null when unknown (an indeterminate bar)
+ * @property {number|null} percent    null when the total is unknown
+ * @property {string|null} message
+ * @property {number|null} eta_seconds
+ * @property {boolean} cancel_requested
+ * @property {number} seq              grows with every change of the job
+ * @property {{code: string, message: string, details: *}|null} error
+ * @property {string|null} result_url
+ */
+
+/**
+ * @typedef {object} Message  One message of a stream (WebSocket, SSE) or a polled snapshot.
+ * @property {"connected"|"progress"|"status"|"log"|"completed"|"failed"|"cancelled"} type
+ * @property {number} seq
+ * @property {Snapshot} job
+ * @property {string} [log]   the text of a `log` message
+ */
+
+/** The statuses nothing moves a job out of. */
+const TERMINAL_STATUSES = new Set(["succeeded", "failed", "cancelled"]);
+
+/** The final message type for each terminal status (as the server names them). */
+const FINAL_TYPES = { succeeded: "completed", failed: "failed", cancelled: "cancelled" };
+
+/** The named SSE events the server sends. */
+const SSE_EVENTS = ["connected", "progress", "status", "log", "completed", "failed", "cancelled"];
+
+/** WebSocket close codes that end a watch for good, with the HTTP status they stand for. */
+const FATAL_CLOSE_CODES = {
+  4401: { status: 401, code: "unauthorized", message: "The credentials were refused." },
+  4404: { status: 404, code: "job_not_found", message: "No such job (or it is not yours)." },
+};
+
+const KNOWN_TRANSPORTS = new Set(["ws", "sse", "poll"]);
+
+/** A transport that has worked before is retried this many times before the next one. */
+const REOPEN_ATTEMPTS = 3;
+
+/** Seconds a poll asks the server to hold an unchanged answer (`?wait=`, at most 30). */
+const POLL_WAIT_SECONDS = 25;
+
+// ---------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------
+
+/**
+ * An error answered by the server (or a network failure, `status` 0).
+ *
+ * `code` is the server's error code (`job_not_found`, `owner_limit_reached`,
+ * `invalid_arguments`, `rate_limited`, …, see docs/http.md), or `network_error`.
+ */
+export class JobwireError extends Error {
+  /**
+   * @param {string} message
+   * @param {object} [info]
+   * @param {number} [info.status]      the HTTP status, 0 when no answer arrived
+   * @param {string} [info.code]        the server's error code
+   * @param {*} [info.details]          the server's `details` (e.g. `errors` for 422)
+   * @param {number|null} [info.retryAfter]  seconds to wait, from `Retry-After` (429)
+   * @param {*} [info.cause]
+   */
+  constructor(message, { status = 0, code = "error", details = {}, retryAfter = null, cause } = {}) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = "JobwireError";
+    /** @type {number} */
+    this.status = status;
+    /** @type {string} */
+    this.code = code;
+    this.details = details;
+    /** @type {number|null} */
+    this.retryAfter = retryAfter;
+  }
+}
+
+/**
+ * The JobwireError for an HTTP answer that is not ok.
+ * @param {Response} response
+ * @returns {Promise<JobwireError>}
+ */
+async function errorFromResponse(response) {
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    // Not JSON (a proxy's HTML page, an empty body): the status alone has to do.
+  }
+  const error = body && typeof body === "object" && body.error ? body.error : {};
+  return new JobwireError(error.message || `HTTP ${response.status} ${response.statusText || ""}`.trim(), {
+    status: response.status,
+    code: error.code || `http_${response.status}`,
+    details: error.details ?? {},
+    retryAfter: parseRetryAfter(response.headers?.get?.("Retry-After")),
+  });
+}
+
+/**
+ * Seconds from a `Retry-After` header: delay-seconds or an HTTP date; null when absent.
+ * @param {string|null|undefined} value
+ * @param {number} [now]
+ * @returns {number|null}
+ */
+function parseRetryAfter(value, now = Date.now()) {
+  if (value == null || value === "") return null;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - now) / 1000));
+}
+
+// ---------------------------------------------------------------------------------------
+// Pure helpers
+// ---------------------------------------------------------------------------------------
+
+/**
+ * Whether a snapshot is final (`succeeded`, `failed` or `cancelled`).
+ * @param {Snapshot|null|undefined} snapshot
+ * @returns {boolean}
+ */
+export function isTerminal(snapshot) {
+  return Boolean(snapshot) && TERMINAL_STATUSES.has(snapshot.status);
+}
+
+/**
+ * The counters as text: `"150/500 (30%)"`; with an unknown total just the count (`"150"`),
+ * or `""` when nothing is counted yet. Mirrors the terminal's format.
+ * @param {Snapshot|null|undefined} snapshot
+ * @returns {string}
+ */
+export function formatProgress(snapshot) {
+  if (!snapshot) return "";
+  const current = Number(snapshot.current) || 0;
+  const total = snapshot.total;
+  if (typeof total === "number" && total > 0) {
+    const percent = snapshot.percent ?? Math.round(Math.min(Math.max(current / total, 0), 1) * 1000) / 10;
+    return `${current}/${total} (${percent}%)`;
+  }
+  return current ? String(current) : "";
+}
+
+/**
+ * A duration as people say it: `"20 s"`, `"2 min"`, `"1 min 30 s"`, `"1 h 5 min"`.
+ * @param {number} seconds
+ * @returns {string}
+ */
+function formatSeconds(seconds) {
+  if (seconds < 1) return "<1 s";
+  let s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  let m = Math.floor(s / 60);
+  s %= 60;
+  if (m < 60) return s ? `${m} min ${s} s` : `${m} min`;
+  const h = Math.floor(m / 60);
+  m %= 60;
+  return `${h} h ${m} min`;
+}
+
+/**
+ * Time left as text: `"about 20 s left"`, `"about 2 min left"`, `"<1 s left"`; `""` when
+ * there is no estimate (null) — jobwire never shows a made-up number.
+ * @param {number|null|undefined} seconds
+ * @returns {string}
+ */
+export function formatEta(seconds) {
+  if (seconds == null || !Number.isFinite(seconds) || seconds < 0) return "";
+  if (seconds < 1) return "<1 s left";
+  return `about ${formatSeconds(seconds)} left`;
+}
+
+/**
+ * Milliseconds to wait before reconnect number `attempt` (0-based): exponential, capped at
+ * `max`, with "equal jitter" — a random value between half the step and the full step, so
+ * many clients dropped together do not come back together.
+ * @param {number} attempt
+ * @param {{initial?: number, max?: number}} [backoff]
+ * @param {() => number} [random]  returns a number in [0, 1)
+ * @returns {number}
+ * @example nextBackoff(0, {initial: 250, max: 10000}, () => 0.5) // 187.5
+ */
+export function nextBackoff(attempt, { initial = 250, max = 10000 } = {}, random = Math.random) {
+  const step = Math.min(max, initial * 2 ** Math.max(0, attempt));
+  return step / 2 + (random() * step) / 2;
+}
+
+// ---------------------------------------------------------------------------------------
+// URLs
+// ---------------------------------------------------------------------------------------
+
+/** `baseUrl` without its trailing slashes. */
+function trimBase(baseUrl) {
+  return String(baseUrl ?? "").replace(/\/+$/, "");
+}
+
+/**
+ * An HTTP URL (relative when `baseUrl` is) with the non-null `params` as its query.
+ * @param {string} baseUrl
+ * @param {string} path
+ * @param {Record<string, string|number|null|undefined>} [params]
+ */
+function httpUrl(baseUrl, path, params = {}) {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value != null && value !== "") query.set(key, String(value));
+  }
+  const qs = query.toString();
+  return `${trimBase(baseUrl)}${path}${qs ? `?${qs}` : ""}`;
+}
+
+/**
+ * The `ws(s)://` URL for `path`, resolved against `baseUrl` and the page's location;
+ * null when it cannot be made absolute (a relative `baseUrl` outside a browser).
+ */
+function wsUrl(baseUrl, path, params = {}) {
+  let url;
+  try {
+    url = new URL(httpUrl(baseUrl, path, params), globalThis.location?.href);
+  } catch {
+    return null;
+  }
+  if (url.protocol === "https:") url.protocol = "wss:";
+  else if (url.protocol === "http:") url.protocol = "ws:";
+  return url.protocol === "ws:" || url.protocol === "wss:" ? url.href : null;
+}
+
+const jobPath = (jobId) => `/api/jobs/${encodeURIComponent(jobId)}`;
+
+// ---------------------------------------------------------------------------------------
+// submit()
+// ---------------------------------------------------------------------------------------
+
+/**
+ * Submit a job: `POST /api/tasks/{task}/jobs` with `args` as the JSON body.
+ *
+ * Resolves to the answer: the job's snapshot plus `outcome` (`created`, `deduplicated` or
+ * `cached`), `links` and `stream_token` (pass it as `token` to {@link watch}).
+ *
+ * @param {string} task  the task's name, e.g. `"tickets.classify"`
+ * @param {object} [args]  the task's arguments
+ * @param {object} [options]
+ * @param {string} [options.baseUrl]  where jobwire is mounted, e.g. `"/jobs"`; default same origin
+ * @param {string} [options.token]  an API key or JWT, sent as `Authorization: Bearer`
+ * @param {typeof fetch} [options.fetch]
+ * @returns {Promise<Snapshot & {outcome: string, links: Record<string,string>, stream_token: string}>}
+ * @throws {JobwireError} 404 `unknown_task`, 409 `owner_limit_reached`, 422 `invalid_arguments`,
+ *   429 `rate_limited` (see `retryAfter`), 0 `network_error`, …
+ * @example
+ * try {
+ *   const job = await submit("tickets.classify", { file_id: "f1" });
+ * } catch (err) {
+ *   if (err.code === "owner_limit_reached") alert("You already have a job running.");
+ * }
+ */
+export async function submit(task, args = {}, { baseUrl = "", token, fetch = globalThis.fetch } = {}) {
+  const headers = { "Content-Type": "application/json", Accept: "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const url = httpUrl(baseUrl, `/api/tasks/${encodeURIComponent(task)}/jobs`);
+  let response;
+  try {
+    response = await fetch(url, { method: "POST", headers, body: JSON.stringify(args ?? {}) });
+  } catch (cause) {
+    throw new JobwireError(`Could not reach ${url}: ${cause?.message ?? cause}`, {
+      code: "network_error",
+      cause,
+    });
+  }
+  if (!response.ok) throw await errorFromResponse(response);
+  return response.json();
+}
+
+// ---------------------------------------------------------------------------------------
+// watch()
+// ---------------------------------------------------------------------------------------
+
+/**
+ * @typedef {object} WatchHandle
+ * @property {() => void} close  stop watching (no more callbacks); idempotent
+ * @property {() => Promise<Snapshot|null>} cancel  ask the server to cancel the job: over the
+ *   WebSocket when it is open (resolves to null; the answer arrives as the next `status`
+ *   update), else `POST /api/jobs/{id}/cancel` (resolves to the snapshot; rejects with a
+ *   JobwireError, e.g. 409 `job_finished`)
+ * @property {"ws"|"sse"|"poll"|null} transport  the transport in use (or last used)
+ * @property {number} lastSeq  the `seq` of the last message drawn, 0 before the first
+ * @property {Snapshot|null} snapshot  the last snapshot drawn
+ */
+
+/**
+ * Watch a job live: WebSocket first, Server-Sent Events when WebSockets are unavailable or
+ * fail to open, then polling (`GET /api/jobs/{id}` with `If-None-Match` and `?wait=`).
+ *
+ * After a drop it reconnects with exponential backoff and jitter and resumes after the last
+ * `seq` it drew; anything not newer is dropped, so it never goes backwards and never delivers
+ * a message twice. After the final message it calls `onDone` once and stops. A missing job
+ * (404 / close 4404) or refused credentials (401 / close 4401) call `onError` and stop; other
+ * failures are retried.
+ *
+ * @param {string} jobId
+ * @param {object} [options]
+ * @param {(snapshot: Snapshot, message: Message) => void} [options.onUpdate]  each new message
+ * @param {(snapshot: Snapshot) => void} [options.onDone]  once, after the final message
+ * @param {(error: JobwireError) => void} [options.onError]  a fatal error; watching stopped
+ * @param {string} [options.baseUrl]  where jobwire is mounted; default same origin
+ * @param {string} [options.token]  the job's `stream_token` (sent as `?token=`)
+ * @param {Array<"ws"|"sse"|"poll">} [options.transports]  the order to try them in
+ * @param {number} [options.after]  resume after this seq (e.g. a snapshot you already drew)
+ * @param {typeof WebSocket} [options.WebSocket]
+ * @param {typeof EventSource} [options.EventSource]
+ * @param {typeof fetch} [options.fetch]
+ * @param {number} [options.pollInterval]  ms; polls start at most this often
+ * @param {{initial: number, max: number}} [options.backoff]  reconnect delays in ms
+ * @param {number} [options.openTimeout]  ms a WebSocket or EventSource may take to open
+ * @param {() => number} [options.random]  jitter source, for tests
+ * @returns {WatchHandle}
+ * @example
+ * const handle = watch(job.id, {
+ *   token: job.stream_token,
+ *   onUpdate: (snap) => (label.textContent = formatProgress(snap)),
+ *   onDone: (snap) => toast(`Job ${snap.status}`),
+ *   onError: (err) => console.error(err.code, err.message),
+ * });
+ * cancelButton.onclick = () => handle.cancel();
+ */
+export function watch(jobId, options = {}) {
+  const watcher = new Watcher(jobId, options);
+  watcher.start();
+  return {
+    close: () => watcher.close(),
+    cancel: () => watcher.cancel(),
+    get transport() {
+      return watcher.transport;
+    },
+    get lastSeq() {
+      return watcher.lastSeq;
+    },
+    get snapshot() {
+      return watcher.snapshot;
+    },
+  };
+}
+
+/** The state behind one {@link watch}; each connection attempt has a generation number so
+ * that events from a connection already given up on are ignored. */
+class Watcher {
+  #jobId;
+  #opts;
+  #transports;
+  #index = 0;
+  #gen = 0;
+  #attempt = 0; // reconnects since the last sign of life
+  #reopenFailures = 0; // failed opens in a row of a transport that worked before
+  #opened = new Set(); // transports that opened at least once
+  #stopped = false;
+  #timer = null;
+  #socket = null; // the open (or opening) WebSocket or EventSource
+  #abort = null; // the poll's AbortController
+  #etag = null;
+  #cleanup = () => {};
+
+  /** @type {"ws"|"sse"|"poll"|null} */
+  transport = null;
+  lastSeq = 0;
+  /** @type {Snapshot|null} */
+  snapshot = null;
+
+  constructor(jobId, options) {
+    if (jobId == null || jobId === "") throw new TypeError("watch() needs a job id");
+    const {
+      transports = ["ws", "sse", "poll"],
+      baseUrl = "",
+      backoff = {},
+      pollInterval = 1000,
+      openTimeout = 10000,
+      random = Math.random,
+      after = 0,
+      WebSocket = globalThis.WebSocket,
+      EventSource = globalThis.EventSource,
+      fetch = globalThis.fetch,
+    } = options;
+    const unknown = transports.filter((t) => !KNOWN_TRANSPORTS.has(t));
+    if (unknown.length || !transports.length) {
+      throw new TypeError(`transports must be a non-empty list of "ws", "sse", "poll"; got ${JSON.stringify(transports)}`);
+    }
+    this.#jobId = String(jobId);
+    this.#transports = [...transports];
+    this.#opts = {
+      ...options,
+      baseUrl,
+      pollInterval,
+      openTimeout,
+      random,
+      WebSocket,
+      EventSource,
+      fetch,
+      backoff: { initial: 250, max: 10000, ...backoff },
+    };
+    this.lastSeq = Number(after) || 0;
+  }
+
+  start() {
+    this.#connect();
+  }
+
+  close() {
+    this.#stop();
+  }
+
+  async cancel() {
+    const ws = this.#socket;
+    if (this.transport === "ws" && ws && ws.readyState === 1 /* OPEN */) {
+      ws.send(JSON.stringify({ type: "cancel" }));
+      return null;
+    }
+    const { baseUrl, token, fetch } = this.#opts;
+    const url = httpUrl(baseUrl, `${jobPath(this.#jobId)}/cancel`, { token });
+    let response;
+    try {
+      response = await fetch(url, { method: "POST", headers: { Accept: "application/json" } });
+    } catch (cause) {
+      throw new JobwireError(`Could not reach ${url}: ${cause?.message ?? cause}`, { code: "network_error", cause });
+    }
+    if (!response.ok) throw await errorFromResponse(response);
+    return response.json();
+  }
+
+  // -- lifecycle -------------------------------------------------------------------------
+
+  #connect() {
+    if (this.#stopped) return;
+    this.#teardown();
+    const name = this.#transports[this.#index];
+    this.transport = name;
+    const gen = ++this.#gen;
+    const available =
+      name === "ws" ? this.#openWebSocket(gen) : name === "sse" ? this.#openEventSource(gen) : this.#poll(gen);
+    if (available !== false) return;
+    // Not available here (no WebSocket in this runtime, no absolute URL for it): forget it.
+    this.#transports.splice(this.#index, 1);
+    if (!this.#transports.length) {
+      this.#fail(new JobwireError("No transport is available here (WebSocket, EventSource, fetch).", { code: "no_transport" }));
+    } else if (this.#index < this.#transports.length) {
+      this.#connect();
+    } else {
+      this.#index = this.#transports.length - 1; // back to the last one that worked
+      this.#retry();
+    }
+  }
+
+  /** Close the current connection and cancel the pending timer. */
+  #teardown() {
+    clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#cleanup();
+    this.#cleanup = () => {};
+    this.#socket = null;
+    this.#abort = null;
+  }
+
+  #stop() {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#gen += 1; // anything still in flight is now stale
+    this.#teardown();
+  }
+
+  #isCurrent(gen) {
+    return !this.#stopped && gen === this.#gen;
+  }
+
+  /** The connection (or a poll) works: the next drop starts the backoff afresh. */
+  #alive() {
+    this.#opened.add(this.#transports[this.#index]);
+    this.#reopenFailures = 0;
+    this.#attempt = 0;
+  }
+
+  /** The connection could not be opened (or a poll failed). */
+  #failedToOpen(gen) {
+    if (!this.#isCurrent(gen)) return;
+    this.#teardown();
+    const name = this.#transports[this.#index];
+    const isLast = this.#index === this.#transports.length - 1;
+    if (!isLast && (!this.#opened.has(name) || ++this.#reopenFailures >= REOPEN_ATTEMPTS)) {
+      // Never worked here (blocked by a proxy, not supported), or stopped working: next one.
+      this.#index += 1;
+      this.#reopenFailures = 0;
+      this.#connect();
+      return;
+    }
+    this.#retry();
+  }
+
+  /** An open connection ended before the final message: reconnect, same transport. */
+  #dropped(gen) {
+    if (!this.#isCurrent(gen)) return;
+    this.#teardown();
+    this.#retry();
+  }
+
+  /** Reconnect after the next backoff delay (or `delayMs` when the server asked for one). */
+  #retry(delayMs) {
+    const { backoff, random } = this.#opts;
+    const delay = delayMs ?? nextBackoff(this.#attempt, backoff, random);
+    this.#attempt += 1;
+    this.#timer = setTimeout(() => this.#connect(), delay);
+  }
+
+  #fail(error) {
+    if (this.#stopped) return;
+    this.#stop();
+    this.#call(this.#opts.onError, error);
+  }
+
+  /** Call a user callback; an exception there must not break the watch. */
+  #call(fn, ...args) {
+    if (typeof fn !== "function") return;
+    try {
+      fn(...args);
+    } catch (error) {
+      console.error("jobwire: a watch callback raised", error);
+    }
+  }
+
+  // -- messages --------------------------------------------------------------------------
+
+  /** Draw one message if it is newer than the last one; stop after the final one. */
+  #receive(gen, message) {
+    if (!this.#isCurrent(gen) || !message || typeof message !== "object") return;
+    this.#alive();
+    if (message.type === "ping") return;
+    if (message.type === "error") {
+      const e = message.error ?? {};
+      const status = e.code === "unauthorized" ? 401 : e.code === "job_not_found" ? 404 : 0;
+      this.#fail(new JobwireError(e.message || e.code || "stream error", { status, code: e.code, details: e.details }));
+      return;
+    }
+    const { seq, job } = message;
+    if (typeof seq !== "number" || !job || seq <= this.lastSeq) return;
+    this.lastSeq = seq;
+    this.snapshot = job;
+    this.#call(this.#opts.onUpdate, job, message);
+    if (this.#stopped) return; // onUpdate closed the watch
+    if (Object.values(FINAL_TYPES).includes(message.type) || isTerminal(job)) {
+      this.#stop();
+      this.#call(this.#opts.onDone, job);
+    }
+  }
+
+  #receiveText(gen, text) {
+    let message;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return; // Not ours (or a truncated frame): the next message carries the whole snapshot.
+    }
+    this.#receive(gen, message);
+  }
+
+  #resumeParams() {
+    return { after: this.lastSeq > 0 ? this.lastSeq : null, token: this.#opts.token };
+  }
+
+  /** Give a WebSocket or EventSource `openTimeout` ms to open. */
+  #armOpenTimeout(gen, isOpen) {
+    const timer = setTimeout(() => {
+      if (!isOpen()) this.#failedToOpen(gen);
+    }, this.#opts.openTimeout);
+    return () => clearTimeout(timer);
+  }
+
+  // -- WebSocket -------------------------------------------------------------------------
+
+  #openWebSocket(gen) {
+    const { WebSocket: WS, baseUrl } = this.#opts;
+    if (typeof WS !== "function") return false;
+    const url = wsUrl(baseUrl, `/ws/jobs/${encodeURIComponent(this.#jobId)}`, this.#resumeParams());
+    if (!url) return false;
+    let ws;
+    try {
+      ws = new WS(url);
+    } catch {
+      return false; // e.g. a SecurityError: this page may not open sockets there
+    }
+    let open = false;
+    const onOpen = () => {
+      if (!this.#isCurrent(gen)) return;
+      open = true;
+      this.#alive();
+    };
+    const onMessage = (event) => this.#receiveText(gen, event.data);
+    const onClose = (event) => {
+      if (!this.#isCurrent(gen)) return;
+      const fatal = FATAL_CLOSE_CODES[event.code];
+      if (fatal) {
+        this.#fail(new JobwireError(event.reason || fatal.message, { status: fatal.status, code: fatal.code }));
+      } else if (open) {
+        this.#dropped(gen);
+      } else {
+        this.#failedToOpen(gen);
+      }
+    };
+    ws.addEventListener("open", onOpen);
+    ws.addEventListener("message", onMessage);
+    ws.addEventListener("close", onClose);
+    const disarm = this.#armOpenTimeout(gen, () => open);
+    this.#socket = ws;
+    this.#cleanup = () => {
+      disarm();
+      ws.removeEventListener("open", onOpen);
+      ws.removeEventListener("message", onMessage);
+      ws.removeEventListener("close", onClose);
+      if (ws.readyState === 0 || ws.readyState === 1) ws.close(1000);
+    };
+    return true;
+  }
+
+  // -- Server-Sent Events ----------------------------------------------------------------
+
+  #openEventSource(gen) {
+    const { EventSource: ES, baseUrl } = this.#opts;
+    if (typeof ES !== "function") return false;
+    const url = httpUrl(baseUrl, `${jobPath(this.#jobId)}/events`, this.#resumeParams());
+    let es;
+    try {
+      es = new ES(url);
+    } catch {
+      return false;
+    }
+    let open = false;
+    const onOpen = () => {
+      if (!this.#isCurrent(gen)) return;
+      open = true;
+      this.#alive();
+    };
+    const onMessage = (event) => this.#receiveText(gen, event.data);
+    // EventSource would reconnect on its own (with Last-Event-ID); we close it and reconnect
+    // ourselves instead, so every transport shares one backoff and one `after` cursor. An
+    // HTTP error (404, 401) looks like a network error here; if it persists, polling will
+    // see the status and stop.
+    const onError = () => {
+      if (!this.#isCurrent(gen)) return;
+      if (open) this.#dropped(gen);
+      else this.#failedToOpen(gen);
+    };
+    es.addEventListener("open", onOpen);
+    es.addEventListener("error", onError);
+    for (const type of SSE_EVENTS) es.addEventListener(type, onMessage);
+    const disarm = this.#armOpenTimeout(gen, () => open);
+    this.#socket = es;
+    this.#cleanup = () => {
+      disarm();
+      es.removeEventListener("open", onOpen);
+      es.removeEventListener("error", onError);
+      for (const type of SSE_EVENTS) es.removeEventListener(type, onMessage);
+      es.close();
+    };
+    return true;
+  }
+
+  // -- polling ---------------------------------------------------------------------------
+
+  #poll(gen) {
+    const { fetch, baseUrl, token, pollInterval } = this.#opts;
+    if (typeof fetch !== "function") return false;
+    const abort = typeof AbortController === "function" ? new AbortController() : null;
+    this.#abort = abort;
+    this.#cleanup = () => abort?.abort();
+    // The ETag is documented as "{id}.{seq}": after another transport drew a seq, the first
+    // poll can already wait for the next change.
+    const etag = this.#etag ?? (this.lastSeq > 0 ? `"${this.#jobId}.${this.lastSeq}"` : null);
+    const headers = { Accept: "application/json" };
+    if (etag) headers["If-None-Match"] = etag;
+    const url = httpUrl(baseUrl, jobPath(this.#jobId), { wait: POLL_WAIT_SECONDS, token });
+    const started = Date.now();
+    const next = () => {
+      const delay = Math.max(0, pollInterval - (Date.now() - started));
+      this.#timer = setTimeout(() => this.#connect(), delay);
+    };
+    const run = async () => {
+      let response;
+      try {
+        response = await fetch(url, { headers, signal: abort?.signal });
+      } catch {
+        this.#failedToOpen(gen); // network down or aborted (then stale, and ignored)
+        return;
+      }
+      if (!this.#isCurrent(gen)) return;
+      if (response.status === 304) {
+        this.#alive();
+        next();
+        return;
+      }
+      if (!response.ok) {
+        const error = await errorFromResponse(response);
+        if (!this.#isCurrent(gen)) return;
+        const retryable = error.status >= 500 || error.status === 408 || error.status === 429;
+        if (!retryable) {
+          this.#fail(error);
+        } else if (error.retryAfter != null) {
+          this.#teardown();
+          this.#retry(error.retryAfter * 1000);
+        } else {
+          this.#failedToOpen(gen);
+        }
+        return;
+      }
+      let job;
+      try {
+        job = await response.json();
+      } catch {
+        this.#failedToOpen(gen);
+        return;
+      }
+      if (!this.#isCurrent(gen)) return;
+      this.#etag = response.headers?.get?.("ETag") ?? null;
+      const previous = this.snapshot;
+      this.#receive(gen, { type: pollType(previous, job), seq: job.seq, job });
+      if (this.#isCurrent(gen)) next();
+    };
+    run();
+    return true;
+  }
+}
+
+/** The message type a polled snapshot stands for, as a stream would have named it. */
+function pollType(previous, job) {
+  if (isTerminal(job)) return FINAL_TYPES[job.status];
+  if (!previous) return "connected";
+  if (previous.status !== job.status || previous.cancel_requested !== job.cancel_requested) return "status";
+  return "progress";
+}
+
+// ---------------------------------------------------------------------------------------
+// <jobwire-progress>
+// ---------------------------------------------------------------------------------------
+
+const STYLES = `
+:host { display: block; font: inherit; color: inherit; }
+:host([hidden]) { display: none; }
+.head, .row { display: flex; justify-content: space-between; gap: 1em; align-items: baseline; }
+.step { font-weight: 600; }
+.status { font-size: .9em; opacity: .8; }
+.bar { position: relative; height: .6em; margin: .35em 0; border-radius: .3em; overflow: hidden;
+  background: var(--jobwire-track, rgba(127, 127, 127, .25)); }
+.fill { height: 100%; width: 0; background: var(--jobwire-fill, #2f6fde); transition: width .2s ease-out; }
+.bar.indeterminate .fill { width: 30%; animation: jobwire-slide 1.2s ease-in-out infinite; }
+:host([data-status="succeeded"]) .fill { background: var(--jobwire-success, #2e8540); }
+:host([data-status="failed"]) .fill { background: var(--jobwire-failure, #c62828); }
+:host([data-status="cancelled"]) .fill { background: var(--jobwire-cancelled, #777); }
+.counts { font-variant-numeric: tabular-nums; }
+.eta, .message { font-size: .9em; opacity: .8; }
+.message:empty, .eta:empty, .step:empty { display: none; }
+button { margin-top: .4em; font: inherit; }
+@keyframes jobwire-slide { from { margin-left: -30%; } to { margin-left: 100%; } }
+@media (prefers-reduced-motion: reduce) {
+  .fill { transition: none; }
+  .bar.indeterminate .fill { animation: none; width: 100%; opacity: .4; }
+}
+`;
+
+const TEMPLATE = `
+<style>${STYLES}</style>
+<div class="head"><span class="step" part="step"></span><span class="status" part="status" aria-live="polite"></span></div>
+<div class="bar" part="bar" role="progressbar" aria-valuemin="0" aria-label="Job progress"><div class="fill" part="fill"></div></div>
+<div class="row"><span class="counts" part="counts"></span><span class="eta" part="eta"></span></div>
+<div class="message" part="message"></div>
+<button type="button" part="cancel" hidden>Cancel</button>
+`;
+
+/** The words shown for a status. */
+function statusText(snapshot) {
+  if (!snapshot) return "connecting…";
+  if (snapshot.cancel_requested && !isTerminal(snapshot)) return "cancelling…";
+  return snapshot.status;
+}
+
+/**
+ * Render `snapshot` into the element's parts. Kept apart from the element class so it reads
+ * as one function of the snapshot.
+ */
+function render(parts, snapshot, host) {
+  const { bar, fill, counts, step, status, eta, message, cancel } = parts;
+  const total = snapshot?.total;
+  const determinate = typeof total === "number" && total > 0;
+  const terminal = isTerminal(snapshot);
+  const progress = formatProgress(snapshot);
+
+  bar.classList.toggle("indeterminate", !determinate && !terminal);
+  if (determinate) {
+    bar.setAttribute("aria-valuemax", String(total));
+    bar.setAttribute("aria-valuenow", String(Math.min(Math.max(snapshot.current, 0), total)));
+  } else {
+    bar.removeAttribute("aria-valuemax");
+    bar.removeAttribute("aria-valuenow");
+  }
+  bar.setAttribute("aria-valuetext", progress || statusText(snapshot));
+  const percent = determinate ? (snapshot.percent ?? (snapshot.current / total) * 100) : terminal ? 100 : 0;
+  fill.style.width = determinate || terminal ? `${percent}%` : "";
+
+  counts.textContent = progress;
+  step.textContent = snapshot?.step ?? "";
+  status.textContent = statusText(snapshot);
+  eta.textContent = snapshot && snapshot.status === "running" ? formatEta(snapshot.eta_seconds) : "";
+  message.textContent =
+    snapshot?.status === "failed" && snapshot.error ? snapshot.error.message || snapshot.error.code : (snapshot?.message ?? "");
+
+  cancel.hidden = !snapshot || terminal;
+  cancel.disabled = !snapshot || terminal || Boolean(snapshot.cancel_requested);
+  if (snapshot) host.dataset.status = snapshot.status;
+  else delete host.dataset.status;
+}
+
+/**
+ * Define `<jobwire-progress>` (only where custom elements exist, i.e. not in Node).
+ *
+ * ```html
+ * <jobwire-progress job-id="…" base-url="" token="…"></jobwire-progress>
+ * ```
+ * It watches the job while it is in the document (and restarts when `job-id`, `base-url`
+ * or `token` change), draws an accessible progress bar with the counts, step, message, time
+ * left and a Cancel button, and dispatches bubbling `jobwire:update`, `jobwire:done` and
+ * `jobwire:error` events (the snapshot, or the JobwireError, in `detail`).
+ * Style it with `--jobwire-fill`, `--jobwire-track`, … or `::part(bar|fill|counts|step|status|eta|message|cancel)`.
+ */
+function defineElement() {
+  if (!globalThis.customElements || typeof globalThis.HTMLElement !== "function") return;
+  if (customElements.get("jobwire-progress")) return;
+
+  class JobwireProgress extends HTMLElement {
+    static observedAttributes = ["job-id", "base-url", "token"];
+
+    #handle = null;
+    #parts = null;
+    #restartQueued = false;
+    #snapshot = null;
+
+    /** The last snapshot drawn, or null. */
+    get snapshot() {
+      return this.#snapshot;
+    }
+
+    connectedCallback() {
+      if (!this.#parts) this.#build();
+      this.#restart();
+    }
+
+    disconnectedCallback() {
+      this.#handle?.close();
+      this.#handle = null;
+    }
+
+    attributeChangedCallback(name, oldValue, newValue) {
+      if (oldValue === newValue || !this.isConnected || !this.#parts) return;
+      // Setting several attributes in a row restarts the watch once.
+      if (this.#restartQueued) return;
+      this.#restartQueued = true;
+      queueMicrotask(() => {
+        this.#restartQueued = false;
+        if (this.isConnected) this.#restart();
+      });
+    }
+
+    /** Ask the server to cancel the job (what the Cancel button does). */
+    cancel() {
+      return this.#handle ? this.#handle.cancel() : Promise.resolve(null);
+    }
+
+    #build() {
+      const root = this.shadowRoot ?? this.attachShadow({ mode: "open" });
+      root.innerHTML = TEMPLATE;
+      const $ = (selector) => root.querySelector(selector);
+      this.#parts = {
+        bar: $(".bar"),
+        fill: $(".fill"),
+        counts: $(".counts"),
+        step: $(".step"),
+        status: $(".status"),
+        eta: $(".eta"),
+        message: $(".message"),
+        cancel: $("button"),
+      };
+      this.#parts.cancel.addEventListener("click", () => this.#onCancel());
+    }
+
+    #restart() {
+      this.#handle?.close();
+      this.#handle = null;
+      this.#snapshot = null;
+      const jobId = this.getAttribute("job-id");
+      render(this.#parts, null, this);
+      if (!jobId) {
+        this.#parts.status.textContent = "";
+        return;
+      }
+      this.#handle = watch(jobId, {
+        baseUrl: this.getAttribute("base-url") ?? "",
+        token: this.getAttribute("token") || undefined,
+        onUpdate: (snapshot) => {
+          this.#snapshot = snapshot;
+          render(this.#parts, snapshot, this);
+          this.#emit("jobwire:update", snapshot);
+        },
+        onDone: (snapshot) => this.#emit("jobwire:done", snapshot),
+        onError: (error) => {
+          this.#parts.status.textContent = error.status === 404 ? "job not found" : "error";
+          this.#parts.message.textContent = error.message;
+          this.#parts.cancel.hidden = true;
+          this.#parts.bar.classList.remove("indeterminate");
+          this.#emit("jobwire:error", error);
+        },
+      });
+    }
+
+    async #onCancel() {
+      const button = this.#parts.cancel;
+      button.disabled = true;
+      try {
+        await this.cancel();
+      } catch (error) {
+        // 409 job_finished: it ended meanwhile, and the final message is on its way.
+        if (error.code !== "job_finished") {
+          button.disabled = false;
+          this.#emit("jobwire:error", error);
+        }
+      }
+    }
+
+    #emit(type, detail) {
+      this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
+    }
+  }
+
+  customElements.define("jobwire-progress", JobwireProgress);
+}
+
+defineElement();
