@@ -13,7 +13,11 @@ from collections import Counter
 from .app import App
 from .progress import Progress
 
-WORDS = ["delivery", "refund", "payment", "account", "login", "order", "parcel", "invoice", "card", "broken", "late", "address", "coupon", "password", "screen", "battery", "charge", "exchange", "tracking", "support"]
+WORDS = [
+    "delivery", "refund", "payment", "account", "login", "order", "parcel", "invoice",
+    "card", "broken", "late", "address", "coupon", "password", "screen", "battery",
+    "charge", "exchange", "tracking", "support",
+]  # fmt: skip
 
 
 def documents(count: int, seed: int = 7) -> list[str]:

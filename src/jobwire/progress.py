@@ -180,7 +180,7 @@ class Progress:
             self.step_name = step
         self.total = total
         self.current = 0
-        self._maybe_emit(True if step is not None else False)
+        self._maybe_emit(step is not None)
         if sized and total is not None:
             return chain.from_iterable(self._chunks(iter(iterable), total))
         return self._iter_each(iterable)
@@ -208,10 +208,8 @@ class Progress:
                 stride //= 2
 
     def _iter_each(self, iterable: Iterable[T]) -> Iterator[T]:
-        n = 0
-        for item in iterable:
+        for n, item in enumerate(iterable, 1):
             yield item
-            n += 1
             self.current = n
             if self._cancel:
                 raise JobCancelled()

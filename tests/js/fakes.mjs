@@ -154,9 +154,12 @@ export function msg(type, seq, fields = {}) {
   return { type, seq, job: snap(seq, status ? { status, ...fields } : fields) };
 }
 
+// The helpers below keep the real timer even while a test replaces globalThis.setTimeout.
+const realSetTimeout = globalThis.setTimeout;
+
 /** Let pending promises and zero-delay timers run. */
 export function settle(ms = 5) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return new Promise((resolve) => realSetTimeout(resolve, ms));
 }
 
 /** Wait until `predicate()` is true (checked every millisecond), or fail after `timeout` ms. */
@@ -164,7 +167,7 @@ export async function until(predicate, timeout = 2000, what = "condition") {
   const deadline = Date.now() + timeout;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 1));
+    await new Promise((resolve) => realSetTimeout(resolve, 1));
   }
 }
 

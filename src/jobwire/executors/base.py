@@ -23,7 +23,7 @@ class Executor(ABC):
     def submit(self, run: Run) -> None:
         """Start the attempt; call ``worker.execute(run, call)`` from the thread that runs it."""
 
-    def cancel(self, run: Run) -> None:
+    def cancel(self, run: Run) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Stop an attempt harder than the cooperative flag, where the executor can."""
 
     @abstractmethod

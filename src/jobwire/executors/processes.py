@@ -8,6 +8,7 @@ reads at most once per progress event. Tasks must be importable module-level fun
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import queue
 import threading
@@ -91,10 +92,9 @@ class ProcessExecutor(ThreadExecutor):
 
     def shutdown(self) -> None:
         super().shutdown()
-        try:
+        # If the manager already stopped, the forwarder exits on its own.
+        with contextlib.suppress(EOFError, OSError, BrokenPipeError, queue.Full):
             self._events.put(None)
-        except (EOFError, OSError, BrokenPipeError, queue.Full):
-            pass  # the manager already stopped; the forwarder exits on its own
         self._forwarder.join(timeout=5)
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._manager.shutdown()

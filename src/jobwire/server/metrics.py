@@ -55,5 +55,5 @@ def metrics(request: Request) -> Response:
     """Prometheus text format."""
     state: ServerState = request.app.state.jobwire
     registry = CollectorRegistry()
-    registry.register(_Collector(state))  # type: ignore[arg-type]
+    registry.register(_Collector(state))
     return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")

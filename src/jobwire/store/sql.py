@@ -508,7 +508,7 @@ class SQLStore(Store):
                 "error_details": dumps(fin.error_details)
                 if fin.error_details is not None
                 else None,
-                "eta_seconds": None if fin.status in TERMINAL else None,
+                "eta_seconds": None,
             }
             if fin.status in TERMINAL:
                 values["finished_at"] = now
