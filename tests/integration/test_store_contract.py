@@ -309,6 +309,17 @@ class StoreContract:
         assert len(page2.jobs) == 2 and page2.next_cursor is None
         assert {j.id for j in page.jobs}.isdisjoint({j.id for j in page2.jobs})
 
+    def test_a_page_holds_at_least_one_job(self, store: SQLStore) -> None:
+        t0 = time.time() - 100
+        older = self.submit(store, created_at=t0)
+        newer = self.submit(store, created_at=t0 + 1)
+        for limit in (0, -3):
+            page = store.list(limit=limit)
+            assert [j.id for j in page.jobs] == [newer.id]
+            assert page.next_cursor is not None
+            rest = store.list(limit=limit, cursor=page.next_cursor)
+            assert [j.id for j in rest.jobs] == [older.id] and rest.next_cursor is None
+
     @pytest.mark.parametrize("cursor", ["not-a-cursor", "!!!", "eA", "MTIz", "YWJjfGRlZg", "gA"])
     def test_invalid_cursor_is_a_jobwire_error(self, store: SQLStore, cursor: str) -> None:
         self.submit(store)

@@ -10,6 +10,7 @@ watchers fall back to the store (which every event is written to before it is pu
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import uuid
@@ -94,8 +95,11 @@ class RedisBus(Bus):
         self.reconnects = 0
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self._channel_b = self.channel.encode()
+        token = uuid.uuid4().hex[:12]
+        #: The name the listener's connection shows in Redis's CLIENT LIST.
+        self.client_name = f"{channel_prefix}-bus-{os.getpid()}-{token}"
         # Each listener has a private channel that close() publishes to, to wake it at once.
-        self._wake_channel = f"{channel_prefix}:wake:{uuid.uuid4().hex}"
+        self._wake_channel = f"{channel_prefix}:wake:{token}"
         # Publishing retries briefly on a dropped connection; it runs on the worker's engine
         # thread and must not stall it for long.
         self._client: redis_module.Redis = redis.Redis.from_url(
@@ -112,6 +116,7 @@ class RedisBus(Bus):
             socket_timeout=connect_timeout + POLL_SECONDS,
             socket_keepalive=True,
             health_check_interval=15,
+            client_name=self.client_name,
             retry=Retry(NoBackoff(), 0),
         )
         self._state_lock = threading.Lock()

@@ -9,8 +9,8 @@ fastapi_app.mount("/jobs", api)        # or inside your own FastAPI app
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -121,10 +121,23 @@ async def _too_large(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def lifespan(api: FastAPI) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    """The lifespan of a jobwire ASGI app, for the app that mounts it (a mounted app's own
+    lifespan does not run): starts the workers and the stream hub with the server, stops
+    them with it.
+
+    ```python
+    api = create_app(app)
+    outer = Starlette(routes=[Mount("/jobwire", api)], lifespan=lifespan(api))
+    ```
+    """
+    return lambda _outer: api.router.lifespan_context(api)
+
+
 def _version() -> str:
     from .. import __version__
 
     return __version__
 
 
-__all__ = ["ServerState", "create_app"]
+__all__ = ["ServerState", "create_app", "lifespan"]

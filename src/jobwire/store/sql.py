@@ -314,6 +314,7 @@ class SQLStore(Store):
         cursor: str | None = None,
         limit: int = 50,
     ) -> Page:
+        limit = max(limit, 1)  # a page holds at least one job, as App.list() also ensures
         query = sa.select(jobs)
         if status:
             query = query.where(jobs.c.status.in_(list(status)))
