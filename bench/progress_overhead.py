@@ -34,6 +34,7 @@ import gc
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -209,8 +210,37 @@ def environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
+        "loadavg": list(os.getloadavg()),
+        "git": git_state(),
         "versions": {p: version(p) for p in ("jobwire", "tqdm", "rich")},
     }
+
+
+def git_state() -> str | None:
+    """The commit measured, with ``-dirty`` when the working tree has changes."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def busy_warning(console: Console) -> list[float]:
+    """Warn when other processes keep the CPUs busy: the figures would be unreliable."""
+    load = list(os.getloadavg())
+    cpus = os.cpu_count() or 1
+    if load[0] > 0.5 * cpus:
+        console.print(
+            f"[yellow]warning: load average {load[0]:.1f} on {cpus} CPU(s): other processes "
+            "are running; the figures will be noisy. Run on a quiet machine.[/]"
+        )
+    return load
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         f"[bold]progress_overhead[/]: N={n:,} items, best of {repeats}, "
         f"per-call rows with M={m:,} calls"
     )
+    load_before = busy_warning(console)
     started = time.perf_counter()
     with (
         open(os.devnull, "w") as devnull,
@@ -362,9 +393,12 @@ def main(argv: list[str] | None = None) -> int:
             "met": met,
         },
         "wall_seconds": wall,
+        "loadavg_before": load_before,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    tmp_output = args.output.with_name(args.output.name + ".tmp")
+    tmp_output.write_text(json.dumps(result, indent=2) + "\n")
+    tmp_output.replace(args.output)  # atomic: never a half-written result file
     console.print(f"wrote {args.output} ({wall:.1f} s)")
     return 0
 

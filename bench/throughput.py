@@ -50,6 +50,7 @@ import platform
 import shutil
 import signal
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -103,6 +104,9 @@ class NormalSyncSqliteStorage(SqliteStorage):
 class NormalSyncSqliteHuey(SqliteHuey):
     storage_class = NormalSyncSqliteStorage
 
+
+#: SQLite ``synchronous`` setting of each system (all use WAL).
+SYNC = {"jobwire": "NORMAL", "huey": "NORMAL", "huey-default": "FULL (default)"}
 
 HUEY_VARIANTS: dict[str, tuple[type[SqliteHuey], str]] = {
     "huey": (NormalSyncSqliteHuey, "SqliteHuey, WAL + synchronous=NORMAL (as jobwire)"),
@@ -223,10 +227,39 @@ def environment(tmpdir: str) -> dict[str, Any]:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
+        "loadavg": list(os.getloadavg()),
+        "git": git_state(),
         "sqlite": sqlite3.sqlite_version,
         "tmpdir": tmpdir,
         "versions": {p: version(p) for p in ("jobwire", "huey", "sqlalchemy", "rich")},
     }
+
+
+def git_state() -> str | None:
+    """The commit measured, with ``-dirty`` when the working tree has changes."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def busy_warning(console: Console) -> list[float]:
+    """Warn when other processes keep the CPUs busy: the figures would be unreliable."""
+    load = list(os.getloadavg())
+    cpus = os.cpu_count() or 1
+    if load[0] > 0.5 * cpus:
+        console.print(
+            f"[yellow]warning: load average {load[0]:.1f} on {cpus} CPU(s): other processes "
+            "are running; the figures will be noisy. Run on a quiet machine.[/]"
+        )
+    return load
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -287,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{repeats} repeat(s), temp dir {tempfile.gettempdir()}"
     )
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in systems}
+    load_before = busy_warning(console)
     started = time.perf_counter()
     with RichProgress(
         TextColumn("{task.description}"),
@@ -325,13 +359,16 @@ def main(argv: list[str] | None = None) -> int:
         title=f"{n:,} no-op jobs, {workers} worker threads, best of {repeats}",
         caption="overall = jobs / (submit s + drain s)",
     )
-    for col in ("system", "submit jobs/s", "drain jobs/s", "overall jobs/s", "jobwire / this"):
-        table.add_column(col, justify="left" if col == "system" else "right")
+    table.add_column("system")
+    table.add_column("sqlite sync")
+    for col in ("submit jobs/s", "drain jobs/s", "overall jobs/s", "jobwire / this"):
+        table.add_column(col, justify="right")
     jw = best["jobwire"]["overall_rate"]
-    for name, label, _ in systems:
+    for name, _label, _ in systems:
         b = best[name]
         table.add_row(
-            f"{name}\n[dim]{label}[/]",
+            name,
+            SYNC[name],
             f"{b['submit_rate']:,.0f}",
             f"{b['drain_rate']:,.0f}",
             f"{b['overall_rate']:,.0f}",
@@ -364,7 +401,9 @@ def main(argv: list[str] | None = None) -> int:
             "huey_consumer": "in-process huey.consumer.Consumer(worker_type='thread')",
         },
         "environment": environment(tempfile.gettempdir()),
-        "systems": {name: label for name, label, _ in systems},
+        "systems": {
+            name: {"setup": label, "sqlite_synchronous": SYNC[name]} for name, label, _ in systems
+        },
         "runs": runs,
         "best": best,
         "ratios": ratios,
@@ -376,9 +415,12 @@ def main(argv: list[str] | None = None) -> int:
             "met": met,
         },
         "wall_seconds": wall,
+        "loadavg_before": load_before,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    tmp_output = args.output.with_name(args.output.name + ".tmp")
+    tmp_output.write_text(json.dumps(result, indent=2) + "\n")
+    tmp_output.replace(args.output)  # atomic: never a half-written result file
     console.print(f"wrote {args.output} ({wall:.1f} s)")
     return 0
 

@@ -16,6 +16,7 @@ def count(progress: Progress, n: int = 100) -> int:
 from __future__ import annotations
 
 from .app import App, Watch
+from .client import Client
 from .errors import (
     ConfigurationError,
     IllegalTransition,
@@ -41,6 +42,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "App",
+    "Client",
     "ConfigurationError",
     "IllegalTransition",
     "InvalidArguments",

@@ -10,8 +10,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import Annotated, Any
 
+import httpx
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -20,8 +22,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn
 from rich.table import Table
 
 from .app import App
+from .client import Client
 from .errors import JobwireError
-from .snapshot import Snapshot, format_seconds, loads
+from .snapshot import Snapshot, format_seconds, loads, snapshot
 
 cli = typer.Typer(
     help="jobwire: background jobs with live progress.",
@@ -179,15 +182,39 @@ class LiveBar:
 
 def follow(app: App, job_id: str) -> Snapshot:
     """Draw a job until it ends; Ctrl-C asks to cancel it (twice: stop watching)."""
+
+    def updates(after: int) -> Iterator[tuple[Snapshot, str | None]]:
+        for event in app.watch(job_id, after=after):
+            yield event["job"], event["log"] if event["kind"] == "log" else None
+
+    return _draw(updates, lambda: app.cancel(job_id))
+
+
+def follow_remote(client: Client, job_id: str) -> Snapshot:
+    """:func:`follow` for a job on a server: its messages, and a cancel through the API."""
+
+    def updates(after: int) -> Iterator[tuple[Snapshot, str | None]]:
+        for msg in client.watch(job_id, after=after):
+            yield msg["job"], msg.get("log")
+
+    return _draw(updates, lambda: client.cancel(job_id))
+
+
+def _draw(
+    updates: Callable[[int], Iterable[tuple[Snapshot, str | None]]],
+    cancel: Callable[[], object],
+) -> Snapshot:
+    """Draw ``updates(after_seq)`` until they end; the first Ctrl-C calls ``cancel`` and
+    goes on drawing from the last seq, the second stops watching."""
     cancelled = False
     last: Snapshot | None = None
     with LiveBar(console) as bar:
         while True:
             try:
-                for event in app.watch(job_id, after=last["seq"] if last else 0):
-                    last = event["job"]
-                    if event["kind"] == "log" and event["log"]:
-                        console.print(f"[dim]{event['log']}[/dim]", highlight=False)
+                for snap, log in updates(last["seq"] if last else 0):
+                    last = snap
+                    if log:
+                        console.print(f"[dim]{escape(log)}[/dim]", highlight=False)
                     bar.draw(last)
                 break
             except KeyboardInterrupt:
@@ -196,18 +223,25 @@ def follow(app: App, job_id: str) -> Snapshot:
                 cancelled = True
                 err.print("[yellow]cancelling…[/yellow] (Ctrl-C again to stop watching)")
                 try:
-                    app.cancel(job_id)
+                    cancel()
                 except JobwireError as exc:
-                    err.print(f"[yellow]{exc.message}[/yellow]")
+                    err.print(f"[yellow]{escape(exc.message)}[/yellow]")
     assert last is not None
     return last
 
 
-def _finish(app: App, snap: Snapshot) -> None:
+def _stored_result(app: App) -> Callable[[str], Any]:
+    def read(job_id: str) -> Any:
+        text = app.store.result(job_id)
+        return loads(text) if text is not None else None
+
+    return read
+
+
+def _finish(snap: Snapshot, result: Callable[[str], Any]) -> None:
     status = snap["status"]
     if status == "succeeded":
-        text = app.store.result(snap["id"])
-        value = loads(text) if text is not None else None
+        value = result(snap["id"])
         console.print(f"[green]succeeded[/green] job {snap['id']}")
         console.print_json(data=value)
         return
@@ -222,13 +256,48 @@ def _finish(app: App, snap: Snapshot) -> None:
     raise typer.Exit(130 if status == "cancelled" else 1)
 
 
+def _client(url: str, token: str | None) -> Client:
+    try:
+        return Client(url, token)
+    except JobwireError as exc:
+        raise typer.BadParameter(exc.message, param_hint="--url") from None
+
+
+def _unreachable(url: str, exc: httpx.HTTPError) -> typer.Exit:
+    err.print(f"[red]error[/red] cannot reach the jobwire server at {escape(url)}: {exc}")
+    return typer.Exit(2)
+
+
 # -- commands -------------------------------------------------------------------------------
+
+
+UrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--url", help="A jobwire server (http://host:port): go through its HTTP API instead."
+    ),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token", envvar="JOBWIRE_TOKEN", help="API key or JWT for --url.", show_default=False
+    ),
+]
 
 
 @cli.command()
 def run(
-    target: Annotated[str, typer.Argument(help="MODULE:APP")],
-    task: Annotated[str, typer.Argument(help="Task name")],
+    target: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="MODULE:APP",
+            help="The app whose task to run. Left out with --url: then the one argument is TASK",
+            show_default=False,
+        ),
+    ] = None,
+    task: Annotated[
+        str | None, typer.Argument(metavar="TASK", help="Task name", show_default=False)
+    ] = None,
     arg: Annotated[
         list[str],
         typer.Option(
@@ -238,18 +307,41 @@ def run(
     json_args: Annotated[
         str | None, typer.Option("--json", help="Arguments as a JSON object")
     ] = None,
-    owner: Annotated[str | None, typer.Option(help="Owner of the job")] = None,
+    owner: Annotated[str | None, typer.Option(help="Owner of the job (not with --url)")] = None,
     worker: Annotated[
         bool,
         typer.Option(
             help="Run workers in this process (--no-worker when `jobwire worker` runs them)"
         ),
     ] = True,
+    url: UrlOption = None,
+    token: TokenOption = None,
 ) -> None:
-    """Submit a job and draw its progress until it ends. Ctrl-C cancels it."""
+    """Submit a job and draw its progress until it ends. Ctrl-C cancels it.
+
+    `jobwire run MODULE:APP TASK` runs the job here (with workers in this process, unless
+    --no-worker). `jobwire run --url http://host:port [--token T] TASK` submits it to a
+    jobwire server instead, which owns its tasks: no MODULE:APP, and the owner comes from the
+    token (JOBWIRE_TOKEN also works). Exit codes: 0 succeeded, 1 failed, 130 cancelled, 2 bad
+    input.
+    """
     _setup_logging(logging.WARNING)
-    app = load_app(target)
+    if target is None:
+        raise typer.BadParameter("Expected MODULE:APP TASK, or --url URL TASK")
     args = _parse_args(arg, json_args)
+    if url is not None:
+        if task is not None:
+            raise typer.BadParameter(
+                f"With --url, give only TASK (the server knows its tasks), but got {target!r} "
+                f"and {task!r}"
+            )
+        if owner is not None:
+            raise typer.BadParameter("With --url the server sets the owner from --token")
+        _run_remote(_client(url, token), target, args)
+        return
+    if task is None:
+        raise typer.BadParameter("Expected MODULE:APP TASK, or --url URL TASK")
+    app = load_app(target)
     try:
         if worker:
             app.start()
@@ -263,7 +355,23 @@ def run(
         raise _fail(exc) from None
     finally:
         app.stop(grace=2.0)
-    _finish(app, snap)
+    _finish(snap, _stored_result(app))
+
+
+def _run_remote(client: Client, task: str, args: dict[str, Any]) -> None:
+    with client:
+        try:
+            job = client.submit(task, args)
+            if not job.created:
+                err.print(f"[yellow]{job.outcome}[/yellow]: following existing job {job.id}")
+            else:
+                err.print(f"job {job.id} submitted to {client.url}")
+            snap = follow_remote(client, job.id)
+            _finish(snap, client.result)
+        except JobwireError as exc:
+            raise _fail(exc) from None
+        except httpx.HTTPError as exc:
+            raise _unreachable(client.url, exc) from None
 
 
 @cli.command()
@@ -281,7 +389,7 @@ def demo(
     with app:
         job = app.submit("demo.analyse", {"documents_count": documents})
         snap = follow(app, job.id)
-    _finish(app, snap)
+    _finish(snap, _stored_result(app))
     console.print(
         f"Next: [bold]jobwire jobs[/bold] lists it, [bold]jobwire show {job.id}[/bold] shows it."
     )
@@ -327,19 +435,33 @@ def jobs(
     owner: Annotated[str | None, typer.Option(help="Filter by owner")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
 ) -> None:
-    """List jobs, newest first."""
-    app = _app_for(app_target, database)
+    """List jobs, newest first: from the database, or from a server with --url (which shows
+    the token's own jobs; an admin's token sees all and may filter by --owner)."""
     try:
-        page = app.list(status=status or None, task=task, owner=owner, limit=limit)
+        if url is not None:
+            if app_target is not None:
+                raise typer.BadParameter("Give --url or --app, not both")
+            with _client(url, token) as client:
+                try:
+                    found, next_cursor = client.list(
+                        status=status or None, task=task, owner=owner, limit=limit
+                    )
+                except httpx.HTTPError as exc:
+                    raise _unreachable(url, exc) from None
+            snaps = [j.snapshot for j in found]
+        else:
+            page = _app_for(app_target, database).list(
+                status=status or None, task=task, owner=owner, limit=limit
+            )
+            snaps, next_cursor = [snapshot(j) for j in page.jobs], page.next_cursor
     except (JobwireError, ValueError) as exc:
-        err.print(f"[red]error[/red] {exc}")
+        err.print(f"[red]error[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
-    from .snapshot import snapshot
-
-    snaps = [snapshot(j) for j in page.jobs]
     if as_json:
-        console.print_json(data={"jobs": snaps, "next_cursor": page.next_cursor})
+        console.print_json(data={"jobs": snaps, "next_cursor": next_cursor})
         return
     table = Table("task", "status", "progress", "step", "owner", "created", "id")
     for s in snaps:

@@ -109,6 +109,13 @@ class InvalidCursor(BadRequest):
     code = "invalid_cursor"
 
 
+class Unauthorized(JobwireError):
+    """Missing or invalid credentials. Send `Authorization: Bearer <API key or JWT>`, or a
+    stream token as `?token=`."""
+
+    code = "unauthorized"
+
+
 class RateLimited(JobwireError):
     """Too many submits: wait `retry_after` seconds and try again."""
 

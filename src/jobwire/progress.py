@@ -25,6 +25,10 @@ T = TypeVar("T")
 Sink = Callable[["Progress", EventKind, "str | None"], None]
 
 MAX_LOG_LINES = 1000
+#: Items per chunk in iter() at most. Python code runs only between chunks, so this bounds
+#: how many items a cancel or a count can lag when items suddenly get slow after fast ones;
+#: at 256 the per-item cost stays a few nanoseconds.
+MAX_STRIDE = 256
 
 
 def _discard(progress: Progress, kind: EventKind, log: str | None) -> None:
@@ -203,7 +207,7 @@ class Progress:
             self._maybe_emit(False)
             spent = clock() - started
             if spent < target / 2:
-                stride = min(stride * 2, 1 << 20)
+                stride = min(stride * 2, MAX_STRIDE)
             elif spent > target and stride > 1:
                 stride //= 2
 

@@ -59,6 +59,14 @@ def make_app(tmp_path: Path, database_url: str | None = None, **options: Any) ->
             time.sleep(0.01)
         return "finished"
 
+    @app.task(name="nap")
+    def nap(progress: Progress, seconds: float = 1.0) -> str:
+        """Sleeps without reporting progress (an idle stream), then ends."""
+        progress.update(0, total=1, step="napping")
+        time.sleep(seconds)
+        progress.update(1)
+        return "rested"
+
     @app.task(name="chatty")
     def chatty(progress: Progress, lines: int = 3) -> int:
         """Logs a few lines."""

@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from tests.conftest import require_service
 
 from jobwire.bus import Bus, MemoryBus, RedisBus, Subscription, open_bus
 from jobwire.bus.base import LISTENER_BUFFER
 from jobwire.errors import ConfigurationError
 from jobwire.snapshot import Event, JobRecord, make_event
 from jobwire.status import JobStatus
-from tests.conftest import require_service
 
 REDIS_URL = os.environ.get("JOBWIRE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -71,6 +71,13 @@ def assert_per_job_order(events: list[Event]) -> None:
         job = ev["job"]["id"]
         assert ev["seq"] > last.get(job, 0), f"{job} went back to seq {ev['seq']}"
         last[job] = ev["seq"]
+
+
+def listener_stats(bus: Bus) -> dict[str, int]:
+    """The part of ``bus.stats()`` every bus has: counts of this process's listeners."""
+    stats = bus.stats()
+    names = ("subscriptions", "wildcard_subscriptions", "watched_jobs", "queued_events")
+    return {name: stats[name] for name in names}
 
 
 class BusContract:
@@ -123,7 +130,7 @@ class BusContract:
 
     def test_close_stops_delivery_and_leaves_nothing_behind(self, bus: Bus) -> None:
         a, b = ids("a"), ids("b")
-        before = bus.stats()
+        before = listener_stats(bus)
         witness = bus.subscribe()
         subs = [bus.subscribe(a), bus.subscribe(a), bus.subscribe(b), bus.subscribe()]
         assert bus.stats()["subscriptions"] == before["subscriptions"] + 5
@@ -143,7 +150,7 @@ class BusContract:
         subs[1].close()
         subs[1].close()  # closing twice is harmless
         witness.close()
-        assert bus.stats() == before
+        assert listener_stats(bus) == before == dict.fromkeys(before, 0)
 
     def test_close_wakes_a_waiting_reader(self, bus: Bus) -> None:
         sub = bus.subscribe(ids())
@@ -219,11 +226,23 @@ class BusContract:
                     (job, ends[job]) for job in watched
                 )
                 for job in watched:  # each job's final event is the last of that job
-                    assert [e for e in got if e["job"]["id"] == job][-1]["job"]["status"] in TERMINAL
+                    last = [e for e in got if e["job"]["id"] == job][-1]
+                    assert last["job"]["status"] in TERMINAL
                 assert len(got) + slow.coalesced == (total + len(jobs)) * len(watched) // len(jobs)
         finally:
             for sub in (slow_all, slow_x, fast):
                 sub.close()
+
+    def test_buffer_size_is_per_subscription(self, bus: Bus) -> None:
+        job = ids()
+        with bus.subscribe(job, maxlen=4) as small, bus.subscribe(job) as normal:
+            bus.publish([event(job, seq) for seq in range(1, 21)])
+            bus.publish([event(job, 21, "succeeded")])
+            drain(normal, 21)
+            wait_until(lambda: small.qsize() + small.coalesced == 21)
+            got = small.get_nowait_batch()
+        assert len(got) <= 4 and keys(got)[-1] == (job, 21)
+        assert_per_job_order(got)
 
     def test_publish_does_not_wait_for_readers(self, bus: Bus) -> None:
         job = ids()
@@ -384,9 +403,9 @@ class TestRedisBus(BusContract):
         bus.close()
         assert listeners() == before
         wait_until(
-            lambda: not [
-                c for c in admin.client_list(_type="pubsub") if c["name"] == bus.client_name
-            ]
+            lambda: (
+                not [c for c in admin.client_list(_type="pubsub") if c["name"] == bus.client_name]
+            )
         )
 
     def test_another_process_receives_what_one_publishes(

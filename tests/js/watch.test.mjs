@@ -187,6 +187,31 @@ describe("watch over WebSocket", () => {
     assert.equal(WebSocket.instances.length + EventSource.instances.length, 1);
   });
 
+  test("an error frame before close 4404 reports once, with the server's message", async () => {
+    const { r, WebSocket } = start();
+    const [ws] = WebSocket.instances;
+    ws.open();
+    ws.receive({ type: "error", error: { code: "job_not_found", message: "No job 'j1'" } });
+    ws.drop(4404, "job not found");
+    await settle(20);
+    assert.equal(r.errors.length, 1);
+    assert.equal(r.errors[0].status, 404);
+    assert.equal(r.errors[0].message, "No job 'j1'");
+    assert.equal(WebSocket.instances.length, 1);
+  });
+
+  test("other error frames (a cancel that crossed the end) do not stop the watch", () => {
+    const { r, WebSocket } = start();
+    const [ws] = WebSocket.instances;
+    ws.open();
+    ws.receive(msg("progress", 1));
+    ws.receive({ type: "error", job_id: "j1", error: { code: "job_finished", message: "It already ended." } });
+    ws.receive(msg("completed", 2));
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual(r.seqs(), [1, 2]);
+    assert.equal(r.done.length, 1);
+  });
+
   test("resumes from `after` when given one", () => {
     const { handle, WebSocket } = start("j1", { after: 7 });
     assert.equal(query(WebSocket.instances[0].url).after, "7");
@@ -315,6 +340,22 @@ describe("watch by polling", () => {
     assert.equal(r.done.length, 1);
   });
 
+  test("an older polled snapshot is dropped and keeps the newer ETag", async () => {
+    const answers = [
+      () => json(snap(3), 200, { ETag: '"j1.3"' }),
+      () => json(snap(2), 200, { ETag: '"j1.2"' }), // e.g. a lagging replica
+      () => json(snap(4, { status: "succeeded" }), 200, { ETag: '"j1.4"' }),
+    ];
+    const fetch = fakeFetch((url, init, n) => answers[n - 1]());
+    const { r } = start("j1", { transports: ["poll"], fetch, pollInterval: 1 });
+    await until(() => r.done.length === 1, 2000, "onDone");
+    assert.deepEqual(
+      fetch.calls.map((c) => c.init.headers["If-None-Match"]),
+      [undefined, '"j1.3"', '"j1.3"'],
+    );
+    assert.deepEqual(r.seqs(), [3, 4]);
+  });
+
   test("the first poll after a stream waits on the seq already drawn", async () => {
     const fetch = fakeFetch(() => json(snap(3, { status: "succeeded" }), 200));
     const { r, WebSocket } = start("j1", { transports: ["ws", "poll"], fetch });
@@ -413,7 +454,7 @@ describe("backoff", () => {
         fetch,
         backoff: { initial: 100, max: 800 },
         random: () => 1,
-        pollInterval: 2000,
+        pollInterval: 0, // the next poll after a success is not a backoff: fire it at once
       });
       await until(() => delays.length >= 6, 2000, "six retries");
       assert.deepEqual(delays.slice(0, 6), [100, 200, 400, 800, 800, 800]);
@@ -422,6 +463,21 @@ describe("backoff", () => {
       const after = delays.length;
       await until(() => delays.length >= after + 2, 2000, "retries after the success");
       assert.deepEqual(delays.slice(after, after + 2), [100, 200]);
+    });
+  });
+
+  test("a socket that opens and drops at once backs off; a message resets it", async () => {
+    await withRecordedTimers(async (delays) => {
+      const { WebSocket } = start("j1", { backoff: { initial: 100, max: 800 }, random: () => 1 });
+      for (let n = 1; n <= 4; n++) {
+        await until(() => WebSocket.instances.length === n, 2000, `socket ${n}`);
+        const ws = WebSocket.instances[n - 1];
+        ws.open();
+        if (n === 3) ws.receive({ type: "ping" });
+        ws.drop(1006);
+      }
+      await until(() => WebSocket.instances.length === 5, 2000, "socket 5");
+      assert.deepEqual(delays, [100, 200, 100, 200]);
     });
   });
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobwire.errors import IllegalTransition, JobwireError
@@ -200,6 +200,7 @@ def _expected(state: JobState, t: Transition) -> str:
     return "apply" if t.to in TRANSITIONS[state.status] else "raise"
 
 
+@settings(deadline=None)  # pure and fast; a loaded CI machine must not make it flaky
 @given(state=states, transition=transitions)
 def test_apply_matches_the_rules(state: JobState, transition: Transition) -> None:
     expected = _expected(state, transition)
@@ -222,6 +223,7 @@ def test_apply_matches_the_rules(state: JobState, transition: Transition) -> Non
         assert outcome.state == state
 
 
+@settings(deadline=None)  # pure and fast; a loaded CI machine must not make it flaky
 @given(events=st.lists(transitions, max_size=60))
 def test_random_sequences_keep_the_invariants(events: list[Transition]) -> None:
     machine = StateMachine()

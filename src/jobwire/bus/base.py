@@ -29,8 +29,8 @@ def _is_terminal(event: Event) -> bool:
 class Subscription:
     """One listener's bounded queue of events, filled by the bus, read by one consumer.
 
-    ``put`` never blocks. When more than ``maxlen`` events wait, the queue keeps only each
-    job's terminal events and its newest other event, in their original order: a slow
+    ``put`` never blocks. When more than ``maxlen`` events wait, the queue keeps only the
+    newest event of each job (and every terminal event), in their original order: a slow
     listener skips to newer snapshots, never misses a final one, and never sees a job's
     events out of order. ``coalesced`` counts the events skipped that way.
     """
@@ -39,6 +39,7 @@ class Subscription:
         "_cond",
         "_events",
         "_limit",
+        "_lock",
         "_maxlen",
         "_waiting",
         "bus",
@@ -61,11 +62,12 @@ class Subscription:
         # pass stays amortised O(1) per event; it resets once the consumer catches up.
         self._limit = maxlen
         self._waiting = 0
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()  # put() takes it directly: cheaper than the Condition
+        self._cond = threading.Condition(self._lock)
 
     def put(self, event: Event) -> None:
         """Queue ``event`` (called by the bus). Never blocks on the consumer."""
-        with self._cond:
+        with self._lock:
             if self.closed:
                 return
             events = self._events
@@ -93,7 +95,7 @@ class Subscription:
 
     def get_nowait_batch(self, max_items: int | None = None) -> list[Event]:
         """Every queued event (at most ``max_items``), oldest first, without waiting."""
-        with self._cond:
+        with self._lock:
             events = self._events
             if max_items is None or max_items >= len(events):
                 batch = list(events)
@@ -131,18 +133,18 @@ class Subscription:
         return bool(self._events) or self.closed
 
     def _coalesce(self) -> None:
-        # Walk newest to oldest, keeping every terminal event and the first (newest) other
-        # event seen for each job; the survivors keep their relative order.
+        # Walk newest to oldest, keeping the first (newest) event seen of each job and every
+        # terminal one; the survivors keep their relative order. A job's terminal event
+        # supersedes the progress before it, so a finished job leaves just that one.
         events = self._events
         kept: list[Event] = []
         seen: set[str] = set()
         for event in reversed(events):
-            if _is_terminal(event):
-                kept.append(event)
-                continue
             job_id = event["job"]["id"]
             if job_id not in seen:
                 seen.add(job_id)
+                kept.append(event)
+            elif _is_terminal(event):
                 kept.append(event)
         kept.reverse()
         self.coalesced += len(events) - len(kept)
@@ -174,10 +176,13 @@ class Bus(ABC):
     def publish(self, events: Iterable[Event]) -> None:
         """Send ``events`` to every subscriber of their jobs, in every process."""
 
-    def subscribe(self, job_id: str | None = None) -> Subscription:
-        """A new listener for ``job_id``'s events, or for every job's when it is None.
-        Close it (or use it as a context manager) to stop receiving."""
-        sub = Subscription(self, job_id)
+    def subscribe(
+        self, job_id: str | None = None, *, maxlen: int = LISTENER_BUFFER
+    ) -> Subscription:
+        """A new listener for ``job_id``'s events, or for every job's when it is None, that
+        holds up to ``maxlen`` events before coalescing. Close it (or use it as a context
+        manager) to stop receiving."""
+        sub = Subscription(self, job_id, maxlen)
         with self._subs_lock:
             if job_id is None:
                 self._all = self._all | {sub}

@@ -130,6 +130,13 @@ class RedisBus(Bus):
         """Whether the listener is subscribed right now."""
         return self._ready.is_set()
 
+    def stats(self) -> dict[str, int]:
+        return {
+            **super().stats(),
+            "connected": int(self.connected),
+            "reconnects": self.reconnects,
+        }
+
     def publish(self, events: Iterable[Event]) -> None:
         payloads = [dumps(event) for event in events]
         if not payloads:
@@ -213,6 +220,7 @@ class RedisBus(Bus):
                         if message["channel"] == self._channel_b:
                             self._receive(message["data"])
                     elif message["type"] == "subscribe" and message["channel"] == self._channel_b:
+                        ready.set()
                         if failures:
                             self.reconnects += 1
                             logger.info(
@@ -222,7 +230,6 @@ class RedisBus(Bus):
                                 extra={"action": "bus_reconnected"},
                             )
                         failures = 0
-                        ready.set()
             except self._errors as exc:
                 if stop.is_set():
                     break
@@ -248,7 +255,11 @@ class RedisBus(Bus):
                 failures += 1
                 stop.wait(RECONNECT_MAX_DELAY)
             finally:
-                pubsub.close()
+                try:
+                    pubsub.close()
+                except self._errors:
+                    # The connection is being dropped anyway; a failed goodbye changes nothing.
+                    logger.debug("redis bus: error closing the pub/sub connection", exc_info=True)
         ready.clear()
 
     def _receive(self, data: Any) -> None:

@@ -5,7 +5,7 @@
  * (the custom element is only defined where `customElements` and `HTMLElement` exist).
  *
  * @example
- * import { submit, watch } from "/static/jobwire.js";
+ * import { submit, watch, formatProgress } from "/static/jobwire.js";
  * const job = await submit("tickets.classify", { file_id: "f1" });
  * watch(job.id, {
  *   token: job.stream_token,
@@ -56,6 +56,9 @@ const FATAL_CLOSE_CODES = {
   4401: { status: 401, code: "unauthorized", message: "The credentials were refused." },
   4404: { status: 404, code: "job_not_found", message: "No such job (or it is not yours)." },
 };
+
+/** Error messages on a stream that end a watch for good, with their HTTP status. */
+const FATAL_ERROR_CODES = { job_not_found: 404, unauthorized: 401 };
 
 const KNOWN_TRANSPORTS = new Set(["ws", "sse", "poll"]);
 
@@ -376,8 +379,7 @@ class Watcher {
   #stopped = false;
   #timer = null;
   #socket = null; // the open (or opening) WebSocket or EventSource
-  #abort = null; // the poll's AbortController
-  #etag = null;
+  #etag = { value: null, seq: 0 }; // the last poll's ETag and the seq it stood for
   #cleanup = () => {};
 
   /** @type {"ws"|"sse"|"poll"|null} */
@@ -476,7 +478,6 @@ class Watcher {
     this.#cleanup();
     this.#cleanup = () => {};
     this.#socket = null;
-    this.#abort = null;
   }
 
   #stop() {
@@ -490,10 +491,16 @@ class Watcher {
     return !this.#stopped && gen === this.#gen;
   }
 
-  /** The connection (or a poll) works: the next drop starts the backoff afresh. */
-  #alive() {
+  /** The connection opened: this transport works here. */
+  #markOpen() {
     this.#opened.add(this.#transports[this.#index]);
     this.#reopenFailures = 0;
+  }
+
+  /** Something arrived (a message, a ping, a poll's answer): the next drop starts the backoff
+   * afresh. Not on `open` alone, so a server that accepts and at once closes is not hammered. */
+  #alive() {
+    this.#markOpen();
     this.#attempt = 0;
   }
 
@@ -552,9 +559,12 @@ class Watcher {
     this.#alive();
     if (message.type === "ping") return;
     if (message.type === "error") {
+      // The server says why before it closes with 4404 / 4401. Other errors leave the socket
+      // open and the watch goes on: `job_finished` (a cancel that crossed the final
+      // message, which is on its way) or `bad_request`.
       const e = message.error ?? {};
-      const status = e.code === "unauthorized" ? 401 : e.code === "job_not_found" ? 404 : 0;
-      this.#fail(new JobwireError(e.message || e.code || "stream error", { status, code: e.code, details: e.details }));
+      const status = FATAL_ERROR_CODES[e.code];
+      if (status) this.#fail(new JobwireError(e.message || e.code, { status, code: e.code, details: e.details ?? {} }));
       return;
     }
     const { seq, job } = message;
@@ -608,7 +618,7 @@ class Watcher {
     const onOpen = () => {
       if (!this.#isCurrent(gen)) return;
       open = true;
-      this.#alive();
+      this.#markOpen();
     };
     const onMessage = (event) => this.#receiveText(gen, event.data);
     const onClose = (event) => {
@@ -653,7 +663,7 @@ class Watcher {
     const onOpen = () => {
       if (!this.#isCurrent(gen)) return;
       open = true;
-      this.#alive();
+      this.#markOpen();
     };
     const onMessage = (event) => this.#receiveText(gen, event.data);
     // EventSource would reconnect on its own (with Last-Event-ID); we close it and reconnect
@@ -686,11 +696,15 @@ class Watcher {
     const { fetch, baseUrl, token, pollInterval } = this.#opts;
     if (typeof fetch !== "function") return false;
     const abort = typeof AbortController === "function" ? new AbortController() : null;
-    this.#abort = abort;
     this.#cleanup = () => abort?.abort();
-    // The ETag is documented as "{id}.{seq}": after another transport drew a seq, the first
-    // poll can already wait for the next change.
-    const etag = this.#etag ?? (this.lastSeq > 0 ? `"${this.#jobId}.${this.lastSeq}"` : null);
+    // Wait for a change of what was drawn last. When a stream drew it, not a poll, make the
+    // ETag from its documented form "{id}.{seq}".
+    const etag =
+      this.#etag.seq === this.lastSeq && this.#etag.value
+        ? this.#etag.value
+        : this.lastSeq > 0
+          ? `"${this.#jobId}.${this.lastSeq}"`
+          : null;
     const headers = { Accept: "application/json" };
     if (etag) headers["If-None-Match"] = etag;
     const url = httpUrl(baseUrl, jobPath(this.#jobId), { wait: POLL_WAIT_SECONDS, token });
@@ -735,9 +749,9 @@ class Watcher {
         return;
       }
       if (!this.#isCurrent(gen)) return;
-      this.#etag = response.headers?.get?.("ETag") ?? null;
       const previous = this.snapshot;
       this.#receive(gen, { type: pollType(previous, job), seq: job.seq, job });
+      if (job.seq === this.lastSeq) this.#etag = { value: response.headers?.get?.("ETag") ?? null, seq: job.seq };
       if (this.#isCurrent(gen)) next();
     };
     run();

@@ -519,6 +519,7 @@ class SQLStore(Store):
             up = conn.execute(
                 sa.update(jobs).where(jobs.c.id == fin.job_id).values(values).returning(*jobs.c)
             ).one()
+            current[fin.job_id] = up  # a second finish of this job in the batch sees this one
             job = record_from_row(up)
             event = make_event(job, "status")
             result.events.append(event)

@@ -1,0 +1,429 @@
+"""The server's live streams through real clients: WebSocket (websockets), Server-Sent Events
+(httpx-sse) and polling (httpx), against uvicorn on a free port."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from httpx_sse import aconnect_sse
+from websockets.exceptions import ConnectionClosed
+
+from jobwire import App
+
+from .server_util import make_app, running_server, ws_url
+
+TERMINAL = {"completed", "failed", "cancelled"}
+FINAL_STATUSES = {"succeeded", "failed", "cancelled"}
+HEARTBEAT = 0.2
+
+
+@pytest.fixture
+def app(tmp_path) -> Iterator[App]:
+    app = make_app(tmp_path)
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def base(app: App) -> Iterator[str]:
+    with running_server(app, heartbeat_seconds=HEARTBEAT) as url:
+        yield url
+
+
+def run(coro: Any, timeout: float = 30.0) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def submit(base: str, task: str, **args: Any) -> dict[str, Any]:
+    r = httpx.post(f"{base}/api/tasks/{task}/jobs", json=args)
+    assert r.status_code == 202, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def wait_status(base: str, job_id: str, statuses: set[str], timeout: float = 15) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        snap: dict[str, Any] = httpx.get(f"{base}/api/jobs/{job_id}").json()
+        if snap["status"] in statuses:
+            return snap
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} never reached {statuses}")
+
+
+async def ws_messages(url: str, *, keep_pings: bool = False) -> tuple[list[dict[str, Any]], int]:
+    """Every message of a /ws/jobs/{id} socket until the server closes it, and the close code."""
+    out: list[dict[str, Any]] = []
+    async with websockets.connect(url) as ws:
+        try:
+            async for raw in ws:
+                msg = json.loads(raw)
+                if keep_pings or msg["type"] != "ping":
+                    out.append(msg)
+        except ConnectionClosed:
+            pass
+        await ws.wait_closed()
+        assert ws.close_code is not None
+        return out, ws.close_code
+
+
+async def sse_events(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str] | None = None
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(id, event, message)`` for every event until the server ends the stream."""
+    out = []
+    async with aconnect_sse(client, "GET", url, headers=dict(headers or {})) as source:
+        assert source.response.status_code == 200, await source.response.aread()
+        async for sse in source.aiter_sse():
+            out.append((sse.id, sse.event, json.loads(sse.data)))
+    return out
+
+
+def assert_increasing(seqs: list[int], who: str) -> None:
+    assert seqs, f"{who}: no messages"
+    assert all(a < b for a, b in zip(seqs, seqs[1:], strict=False)), f"{who}: {seqs}"
+
+
+# -- three watchers, one job ----------------------------------------------------------------
+
+
+def test_ws_sse_and_polling_watchers_end_with_the_same_snapshot(base: str) -> None:
+    job = submit(base, "count", n=500, delay=0.004)
+    job_id = job["id"]
+
+    async def watch_ws() -> list[dict[str, Any]]:
+        messages, code = await ws_messages(ws_url(base, f"/ws/jobs/{job_id}"))
+        assert code == 1000
+        return messages
+
+    async def watch_sse() -> list[tuple[str, str, dict[str, Any]]]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await sse_events(client, f"{base}/api/jobs/{job_id}/events")
+
+    async def watch_poll() -> list[dict[str, Any]]:
+        url = f"{base}/api/jobs/{job_id}"
+        async with httpx.AsyncClient(timeout=30) as client:
+            r = await client.get(url)
+            snaps = [r.json()]
+            tag = r.headers["etag"]
+            not_modified = 0
+            while snaps[-1]["status"] not in FINAL_STATUSES:
+                r = await client.get(url, params={"wait": 5}, headers={"If-None-Match": tag})
+                if r.status_code == 304:
+                    not_modified += 1
+                    assert r.headers["etag"] == tag
+                    continue
+                assert r.status_code == 200, r.text
+                snaps.append(r.json())
+                tag = r.headers["etag"]
+                assert tag == f'"{job_id}.{snaps[-1]["seq"]}"'
+            assert not_modified < 3, "a long poll should wake on a change, not time out"
+            return snaps
+
+    async def all_three() -> Any:
+        return await asyncio.gather(watch_ws(), watch_sse(), watch_poll())
+
+    ws_msgs, sse_msgs, polled = run(all_three())
+
+    assert ws_msgs[0]["type"] == "connected"
+    assert ws_msgs[-1]["type"] == "completed"
+    assert_increasing([m["seq"] for m in ws_msgs], "ws")
+    assert all(m["job"]["id"] == job_id for m in ws_msgs)
+
+    assert sse_msgs[0][1] == "connected"
+    assert sse_msgs[-1][1] == "completed"
+    for sse_id, event, msg in sse_msgs:
+        assert int(sse_id) == msg["seq"]
+        assert event == msg["type"]
+    assert_increasing([m["seq"] for _, _, m in sse_msgs], "sse")
+
+    assert_increasing([s["seq"] for s in polled], "polling")
+    assert len(polled) > 3, "polling should see intermediate progress"
+
+    final = httpx.get(f"{base}/api/jobs/{job_id}").json()
+    assert final["status"] == "succeeded"
+    assert final["current"] == final["total"] == 500
+    assert ws_msgs[-1]["job"] == final
+    assert sse_msgs[-1][2]["job"] == final
+    assert polled[-1] == final
+    assert httpx.get(f"{base}/api/jobs/{job_id}/result").json() == 500
+
+
+# -- resuming -------------------------------------------------------------------------------
+
+
+def test_sse_reconnect_with_last_event_id_resumes_without_duplicates(base: str) -> None:
+    job_id = submit(base, "count", n=200, delay=0.01)["id"]
+    url = f"{base}/api/jobs/{job_id}/events"
+
+    async def go() -> tuple[list[Any], list[Any]]:
+        first: list[tuple[str, str, dict[str, Any]]] = []
+        async with httpx.AsyncClient(timeout=30) as client:
+            async with aconnect_sse(client, "GET", url) as source:
+                async for sse in source.aiter_sse():
+                    first.append((sse.id, sse.event, json.loads(sse.data)))
+                    if len(first) == 3:
+                        break  # drop the connection mid-job
+            await asyncio.sleep(0.3)  # events happen while we are away
+            second = await sse_events(client, url, headers={"Last-Event-ID": first[-1][0]})
+        return first, second
+
+    first, second = run(go())
+    assert first[-1][1] not in TERMINAL, "the job ended before the drop; make it longer"
+    assert second[0][1] != "connected", "a resume replays the missed events"
+    assert int(second[0][0]) == int(first[-1][0]) + 1, "the first missed event comes first"
+    seqs = [m["seq"] for _, _, m in first + second]
+    assert_increasing(seqs, "sse across the reconnect")
+    assert second[-1][1] == "completed"
+
+
+def test_ws_reconnect_with_after_resumes_without_duplicates(base: str) -> None:
+    job_id = submit(base, "count", n=200, delay=0.01)["id"]
+
+    async def go() -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+        first: list[dict[str, Any]] = []
+        async with websockets.connect(ws_url(base, f"/ws/jobs/{job_id}")) as ws:
+            while len(first) < 3:
+                msg = json.loads(await ws.recv())
+                if msg["type"] != "ping":
+                    first.append(msg)
+        await asyncio.sleep(0.3)
+        after = first[-1]["seq"]
+        second, code = await ws_messages(ws_url(base, f"/ws/jobs/{job_id}?after={after}"))
+        return first, second, code
+
+    first, second, code = run(go())
+    assert first[-1]["type"] not in TERMINAL
+    assert code == 1000
+    assert second[0]["seq"] == first[-1]["seq"] + 1
+    assert_increasing([m["seq"] for m in first + second], "ws across the reconnect")
+    assert second[-1]["type"] == "completed"
+
+
+def test_resume_of_a_finished_job_after_its_final_seq_ends_at_once(base: str) -> None:
+    """A browser's EventSource reconnects on its own after the stream closes, sending the
+    final seq as Last-Event-ID: the server must end it (204 stops EventSource for good)
+    rather than hold it open forever with pings."""
+    job_id = submit(base, "count", n=5)["id"]
+    final = wait_status(base, job_id, FINAL_STATUSES)
+    last = str(final["seq"])
+
+    r = httpx.get(f"{base}/api/jobs/{job_id}/events", headers={"Last-Event-ID": last}, timeout=5)
+    assert r.status_code == 204
+    r = httpx.get(f"{base}/api/jobs/{job_id}/events", params={"after": last}, timeout=5)
+    assert r.status_code == 204
+
+    messages, code = run(ws_messages(ws_url(base, f"/ws/jobs/{job_id}?after={last}")), 5)
+    assert messages == []
+    assert code == 1000
+
+    # Resuming from an earlier seq replays the rest, final message included.
+    async def replay() -> list[Any]:
+        async with httpx.AsyncClient(timeout=5) as client:
+            return await sse_events(
+                client,
+                f"{base}/api/jobs/{job_id}/events",
+                headers={"Last-Event-ID": str(final["seq"] - 2)},
+            )
+
+    events = run(replay(), 5)
+    assert [int(i) for i, _, _ in events] == [final["seq"] - 1, final["seq"]]
+    assert events[-1][1] == "completed"
+
+
+# -- finished jobs ----------------------------------------------------------------------------
+
+
+def test_streams_of_a_finished_job_send_one_final_message_then_close(base: str) -> None:
+    job_id = submit(base, "count", n=3)["id"]
+    final = wait_status(base, job_id, FINAL_STATUSES)
+
+    async def go() -> Any:
+        async with httpx.AsyncClient(timeout=5) as client:
+            sse = await sse_events(client, f"{base}/api/jobs/{job_id}/events")
+        ws = await ws_messages(ws_url(base, f"/ws/jobs/{job_id}"))
+        async with websockets.connect(ws_url(base, "/ws")) as sock:
+            await sock.send(json.dumps({"type": "subscribe", "job_id": job_id}))
+            many = json.loads(await sock.recv())
+            with pytest.raises(TimeoutError):
+                while True:  # nothing else but pings
+                    extra = json.loads(await asyncio.wait_for(sock.recv(), 0.6))
+                    assert extra["type"] == "ping", extra
+        return sse, ws, many
+
+    sse, (ws_msgs, code), many = run(go())
+    assert [(e, m["job"]) for _, e, m in sse] == [("completed", final)]
+    assert [(m["type"], m["job"]) for m in ws_msgs] == [("completed", final)]
+    assert code == 1000
+    assert (many["type"], many["job"]) == ("completed", final)
+
+
+# -- the multiplexed socket -------------------------------------------------------------------
+
+
+def test_multiplexed_ws_subscribe_two_jobs_unsubscribe_one(base: str) -> None:
+    spin = submit(base, "spin", seconds=20)["id"]
+    count = submit(base, "count", n=60, delay=0.02)["id"]
+
+    async def go() -> tuple[dict[str, list[str]], list[dict[str, Any]], dict[str, Any]]:
+        seen: dict[str, list[str]] = {spin: [], count: []}
+        after_unsubscribe: list[dict[str, Any]] = []
+        async with websockets.connect(ws_url(base, "/ws")) as ws:
+            await ws.send(json.dumps({"type": "subscribe", "job_id": spin, "after": 0}))
+            await ws.send(json.dumps({"type": "subscribe", "job_id": count}))
+            await ws.send(json.dumps({"type": "subscribe", "job_id": "f" * 32}))
+            error: dict[str, Any] = {}
+            while not (seen[spin] and seen[count] and error):
+                msg = json.loads(await ws.recv())
+                if msg["type"] == "error":
+                    error = msg
+                elif msg["type"] != "ping":
+                    seen[msg["job"]["id"]].append(msg["type"])
+            await ws.send(json.dumps({"type": "unsubscribe", "job_id": spin}))
+            # Finish the count job, then end the spin one: its final message must not come.
+            while "completed" not in seen[count]:
+                msg = json.loads(await ws.recv())
+                if msg["type"] == "ping":
+                    continue
+                if msg["job"]["id"] == count:
+                    seen[count].append(msg["type"])
+            r = await asyncio.to_thread(httpx.post, f"{base}/api/jobs/{spin}/cancel")
+            assert r.status_code == 202
+            await asyncio.to_thread(wait_status, base, spin, FINAL_STATUSES)
+            end = time.monotonic() + 0.8
+            while (left := end - time.monotonic()) > 0:
+                try:
+                    msg = json.loads(await asyncio.wait_for(ws.recv(), left))
+                except TimeoutError:
+                    break
+                if msg["type"] != "ping":
+                    after_unsubscribe.append(msg)
+        return seen, after_unsubscribe, error
+
+    seen, after_unsubscribe, error = run(go())
+    assert seen[spin][0] == "connected"
+    assert seen[count][0] == "connected"
+    assert seen[count][-1] == "completed"
+    assert "cancelled" not in seen[spin]
+    assert after_unsubscribe == []
+    assert error["job_id"] == "f" * 32
+    assert error["error"]["code"] == "job_not_found"
+
+
+def test_multiplexed_ws_resubscribe_and_cancel_by_job_id(base: str) -> None:
+    spin = submit(base, "spin", seconds=20)["id"]
+    wait_status(base, spin, {"running"})
+
+    async def go() -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        async with websockets.connect(ws_url(base, "/ws")) as ws:
+            await ws.send(json.dumps({"type": "subscribe", "job_id": spin}))
+            await ws.send(json.dumps({"type": "subscribe", "job_id": spin}))  # no effect
+            await ws.send(json.dumps({"type": "cancel", "job_id": spin}))
+            while not out or out[-1]["type"] not in TERMINAL:
+                msg = json.loads(await ws.recv())
+                if msg["type"] != "ping":
+                    out.append(msg)
+        return out
+
+    messages = run(go())
+    assert messages[0]["type"] == "connected"
+    assert messages[-1]["type"] == "cancelled"
+    assert_increasing([m["seq"] for m in messages], "one subscription, no duplicates")
+
+
+# -- cancel over the socket ---------------------------------------------------------------------
+
+
+def test_ws_cancel_message_cancels_the_job(base: str) -> None:
+    job_id = submit(base, "spin", seconds=20)["id"]
+    wait_status(base, job_id, {"running"})
+
+    async def go() -> tuple[list[dict[str, Any]], int]:
+        out: list[dict[str, Any]] = []
+        async with websockets.connect(ws_url(base, f"/ws/jobs/{job_id}")) as ws:
+            out.append(json.loads(await ws.recv()))
+            await ws.send(json.dumps({"type": "cancel"}))
+            try:
+                async for raw in ws:
+                    msg = json.loads(raw)
+                    if msg["type"] != "ping":
+                        out.append(msg)
+            except ConnectionClosed:
+                pass
+            assert ws.close_code is not None
+            return out, ws.close_code
+
+    messages, code = run(go())
+    assert messages[0]["type"] == "connected"
+    requested = [m for m in messages if m["type"] == "status" and m["job"]["cancel_requested"]]
+    assert requested, "the cancel request shows up as a status message"
+    assert messages[-1]["type"] == "cancelled"
+    assert messages[-1]["job"]["status"] == "cancelled"
+    assert code == 1000
+    assert httpx.get(f"{base}/api/jobs/{job_id}").json()["status"] == "cancelled"
+
+
+def test_ws_cancel_of_a_finished_job_answers_an_error(base: str) -> None:
+    done = submit(base, "count", n=2)["id"]
+    spin = submit(base, "spin", seconds=20)["id"]
+    wait_status(base, done, FINAL_STATUSES)
+
+    async def go() -> dict[str, Any]:
+        async with websockets.connect(ws_url(base, f"/ws/jobs/{spin}")) as ws:
+            await ws.send(json.dumps({"type": "cancel", "job_id": done}))
+            await ws.send("not json")
+            while True:
+                msg = json.loads(await ws.recv())
+                if msg["type"] == "error":
+                    return msg
+
+    error = run(go())
+    assert error["job_id"] == done
+    assert error["error"]["code"] == "job_finished"
+    httpx.post(f"{base}/api/jobs/{spin}/cancel")
+
+
+# -- heartbeats ---------------------------------------------------------------------------------
+
+
+def test_heartbeats_sse_comments_and_ws_pings(base: str) -> None:
+    # Pings go out when a stream is idle: a job that naps without reporting progress.
+    job_id = submit(base, "nap", seconds=2.0)["id"]
+    wait_status(base, job_id, {"running"})
+
+    async def sse_pings() -> int:
+        pings = 0
+        async with (
+            httpx.AsyncClient(timeout=10) as client,
+            client.stream("GET", f"{base}/api/jobs/{job_id}/events") as response,
+        ):
+            assert response.headers["content-type"].startswith("text/event-stream")
+            started = time.monotonic()
+            async for line in response.aiter_lines():
+                if line == ": ping":
+                    pings += 1
+                if pings >= 2 or time.monotonic() - started > 1.5:
+                    break
+        return pings
+
+    async def ws_pings(path: str) -> int:
+        pings = 0
+        async with websockets.connect(ws_url(base, path)) as ws:
+            started = time.monotonic()
+            while pings < 2 and time.monotonic() - started < 1.5:
+                if json.loads(await ws.recv()) == {"type": "ping"}:
+                    pings += 1
+        return pings
+
+    async def all_three() -> Any:
+        return await asyncio.gather(sse_pings(), ws_pings(f"/ws/jobs/{job_id}"), ws_pings("/ws"))
+
+    assert run(all_three()) == [2, 2, 2]
