@@ -746,6 +746,7 @@ async def _recv(conn: mpc.Connection) -> Any:
             await fut
     finally:
         loop.remove_reader(fd)
+        os.set_blocking(fd, True)  # uvloop leaves a watched fd non-blocking
     return conn.recv()
 
 

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Header, Query, Request, Response, WebSocket, WebSocketDisconnect
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
@@ -66,7 +66,9 @@ async def open_stream(state: ServerState, who: Principal, job_id: str, after: in
                     )
                 )
         last = max([after or 0, *(seq for seq, _, _ in backlog)])
-        done = any(final for _, final, _ in backlog)
+        # A finished job resumed after its final seq has nothing more to say: end at once
+        # (a browser's EventSource reconnects after the final event with that seq).
+        done = any(final for _, final, _ in backlog) or (not backlog and record.terminal)
         return Stream(listener, backlog, last, done)
     except BaseException:
         listener.close()
@@ -134,6 +136,7 @@ def _last_event_id(header: str | None, after: int | None) -> int | None:
             "description": "text/event-stream of the job's messages",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
+        204: {"description": "The job has ended and nothing is newer than the client's seq"},
         **errors(400, 401, 404, 422),
     },
 )
@@ -143,13 +146,18 @@ async def sse(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     after: Annotated[int | None, Query(ge=0, description="Resume after this seq")] = None,
     token: Annotated[str | None, Query(description="A stream token for this job")] = None,
-) -> EventSourceResponse:
+) -> Response:
     """Server-Sent Events: the current snapshot, then every change; `id:` is the seq and
     `Last-Event-ID` resumes."""
     state = state_of(request)
     who = await principal_of(request, token)
     resume = _last_event_id(last_event_id, after)
     stream = await open_stream(state, who, job_id, resume)
+    if stream.done and not stream.backlog:
+        # Nothing after the client's last seq, and the job has ended: 204 tells an
+        # EventSource to stop reconnecting.
+        stream.listener.close()
+        return Response(status_code=204, headers={"Cache-Control": "no-store"})
     heartbeat = state.settings.heartbeat_seconds
 
     async def events() -> AsyncIterator[ServerSentEvent]:
@@ -232,8 +240,8 @@ async def ws_job(websocket: WebSocket, job_id: str) -> None:
         async for item in follow(state, stream, job_id, state.settings.heartbeat_seconds):
             await websocket.send_text(PING if item is None else item[2])
             if item is not None and item[1]:
-                await websocket.close(1000)
-                return
+                break
+        await websocket.close(1000)  # after the final message (or nothing left to send)
 
     try:
         await _race(send(), _read(state, websocket, who, {job_id}))
