@@ -1,4 +1,6 @@
-"""A real jobwire server for the server tests: uvicorn on a free port in a background thread.
+"""Helpers for the server tests: an app with their tasks, and WebSocket URLs. The server
+itself is :func:`tests.integration.server_fixtures.running_server` (uvicorn on a free port in
+a background thread).
 
 ```python
 app = make_app(tmp_path)
@@ -9,20 +11,14 @@ with running_server(app, heartbeat_seconds=0.2) as base:   # "http://127.0.0.1:P
 
 from __future__ import annotations
 
-import asyncio
 import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 from jobwire import App, Progress
-from jobwire.server import create_app
-from jobwire.settings import Settings
+
+from .server_fixtures import running_server
 
 
 def free_port() -> int:
@@ -77,50 +73,8 @@ def make_app(tmp_path: Path, database_url: str | None = None, **options: Any) ->
     return app
 
 
-@contextmanager
-def running_server(app: App, *, workers: bool = True, **settings: Any) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free port in a thread; yield the base URL. Keyword
-    arguments are :class:`~jobwire.settings.Settings` fields (``auth="token"``,
-    ``heartbeat_seconds=0.2``…) on top of the app's own settings."""
-    merged = Settings.model_validate({**app.settings.model_dump(), **settings})
-    api = create_app(app, merged, workers=workers)
-    port = free_port()
-    config = uvicorn.Config(
-        api,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        ws_ping_interval=None,
-        lifespan="on",
-        timeout_graceful_shutdown=3,
-    )
-    server = uvicorn.Server(config)
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            asyncio.run(server.serve())
-        except BaseException as exc:  # reported to the test below
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, name=f"uvicorn-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if errors or not thread.is_alive():
-            raise RuntimeError(f"the server did not start: {errors!r}")
-        if time.monotonic() > deadline:
-            raise RuntimeError("the server did not start within 15 s")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        app.close()
-    if errors:
-        raise errors[0]
-
-
 def ws_url(base: str, path: str) -> str:
     return "ws" + base.removeprefix("http") + path
+
+
+__all__ = ["free_port", "make_app", "running_server", "ws_url"]

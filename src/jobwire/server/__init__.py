@@ -121,7 +121,7 @@ async def _too_large(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def lifespan(api: FastAPI) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+def lifespan(api: FastAPI) -> Callable[[Any], AbstractAsyncContextManager[Any]]:
     """The lifespan of a jobwire ASGI app, for the app that mounts it (a mounted app's own
     lifespan does not run): starts the workers and the stream hub with the server, stops
     them with it.

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import threading
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..snapshot import Event
@@ -25,24 +26,35 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 LISTENER_BUFFER = 64
+EVERYTHING_BUFFER = 1024
 SEQ_CACHE = 50_000
 
 
 class Listener:
     """One stream's queue of ``(seq, terminal, text, event)`` items."""
 
-    __slots__ = ("_items", "_waiter", "dropped", "hub", "job_id")
+    __slots__ = ("_items", "_waiter", "accepts", "dropped", "hub", "job_id", "size")
 
-    def __init__(self, hub: Hub, job_id: str) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        job_id: str | None,
+        accepts: Callable[[str, str], bool] | None = None,
+        size: int = LISTENER_BUFFER,
+    ) -> None:
         self.hub = hub
         self.job_id = job_id
+        """None for a listener of every job (see ``accepts``)."""
+        self.accepts = accepts
+        """For an every-job listener: ``accepts(job_id, owner)`` filters what it gets."""
+        self.size = size
         self._items: deque[tuple[int, bool, str, Event]] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self.dropped = 0
 
     def push(self, item: tuple[int, bool, str, Event]) -> None:
         items = self._items
-        if len(items) >= LISTENER_BUFFER:
+        if len(items) >= self.size:
             # Coalesce: drop the oldest non-final item; the newer ones supersede it.
             for i, old in enumerate(items):
                 if not old[1]:
@@ -80,6 +92,7 @@ class Hub:
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
         self._listeners: dict[str, set[Listener]] = {}
+        self._everything: set[Listener] = set()
         self._seqs: OrderedDict[str, tuple[int, str]] = OrderedDict()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sub: Subscription | None = None
@@ -135,19 +148,34 @@ class Hub:
                 if len(seqs) > SEQ_CACHE:
                     seqs.popitem(last=False)
             listeners = self._listeners.get(job_id)
-            if not listeners:
+            if not listeners and not self._everything:
                 continue
             item = (seq, is_terminal(event), encode(message(event)), event)
-            for listener in listeners:
+            for listener in listeners or ():
                 listener.push(item)
-            self.delivered += len(listeners)
+            self.delivered += len(listeners or ())
+            if self._everything:
+                owner = event["job"]["owner"]
+                for listener in self._everything:
+                    if listener.accepts is None or listener.accepts(job_id, owner):
+                        listener.push(item)
+                        self.delivered += 1
 
     def listen(self, job_id: str) -> Listener:
         listener = Listener(self, job_id)
         self._listeners.setdefault(job_id, set()).add(listener)
         return listener
 
+    def listen_all(self, accepts: Callable[[str, str], bool]) -> Listener:
+        """A listener of every job that ``accepts(job_id, owner)`` lets through."""
+        listener = Listener(self, None, accepts, size=EVERYTHING_BUFFER)
+        self._everything.add(listener)
+        return listener
+
     def unlisten(self, listener: Listener) -> None:
+        if listener.job_id is None:
+            self._everything.discard(listener)
+            return
         listeners = self._listeners.get(listener.job_id)
         if listeners is not None:
             listeners.discard(listener)
@@ -171,4 +199,4 @@ class Hub:
 
     @property
     def listeners(self) -> int:
-        return sum(len(s) for s in self._listeners.values())
+        return sum(len(s) for s in self._listeners.values()) + len(self._everything)

@@ -312,6 +312,9 @@ async def _cancel(state: ServerState, websocket: WebSocket, who: Principal, job_
         )
 
 
+ALL = "*"
+
+
 @router.websocket("/ws")
 async def ws_many(websocket: WebSocket) -> None:
     """One socket, many jobs: subscribe / unsubscribe messages."""
@@ -333,9 +336,28 @@ async def ws_many(websocket: WebSocket) -> None:
             stream.listener.close()
             forwarders.pop(job_id, None)
 
+    async def forward_all(listener: Listener) -> None:
+        try:
+            while True:
+                item = await listener.get()
+                if item is not None:
+                    await out.put(item[2])
+        finally:
+            listener.close()
+            forwarders.pop(ALL, None)
+
     async def on_message(data: Any) -> bool:
         if not isinstance(data, dict) or data.get("type") not in ("subscribe", "unsubscribe"):
             return False
+        if data.get("all") is True:
+            if data["type"] == "unsubscribe":
+                task = forwarders.pop(ALL, None)
+                if task is not None:
+                    task.cancel()
+            elif ALL not in forwarders and who.job_scope is None:
+                listener = state.hub.listen_all(who.can_see)
+                forwarders[ALL] = asyncio.create_task(forward_all(listener))
+            return True
         job_id = data.get("job_id")
         if not isinstance(job_id, str):
             await out.put(
