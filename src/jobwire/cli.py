@@ -531,7 +531,15 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 @cli.command()
 def serve(
-    target: Annotated[str, typer.Argument(help="MODULE:APP")],
+    target: Annotated[
+        str | None, typer.Argument(help="MODULE:APP (optional with --examples)")
+    ] = None,
+    examples: Annotated[
+        bool,
+        typer.Option(
+            help="Register the example tasks and their pages (tickets classification, demo)"
+        ),
+    ] = False,
     host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8000,
     workers: Annotated[
@@ -551,7 +559,14 @@ def serve(
     from .server import create_app
 
     _setup_logging()
-    app = load_app(target)
+    if target is None and not examples:
+        raise typer.BadParameter("Give MODULE:APP, or --examples to run the examples")
+    app = load_app(target) if target is not None else App()
+    pages: dict[str, Any] = {}
+    if examples:
+        from .examples import register as register_examples
+
+        pages = register_examples(app)
     if app.settings.auth == "none" and host not in LOOPBACK and not insecure:
         err.print(
             f"[red]refusing to serve without authentication on {host}[/red]: anyone who can "
@@ -559,12 +574,13 @@ def serve(
             "keys with `jobwire keys create`), bind to 127.0.0.1, or pass --insecure."
         )
         raise typer.Exit(2)
-    api = create_app(app, workers=workers)
+    api = create_app(app, workers=workers, pages=pages)
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
-    err.print(
-        f"jobwire serving {len(app.tasks)} task(s) on http://{shown}:{port} "
-        f"(API docs: http://{shown}:{port}/docs)"
-    )
+    err.print(f"jobwire serving {len(app.tasks)} task(s) · database {app.settings.database_url}")
+    console.print(f"Dashboard: [bold]http://{shown}:{port}/[/bold]", highlight=False)
+    for path in pages:
+        console.print(f"Example:   http://{shown}:{port}{path}", highlight=False)
+    console.print(f"API docs:  http://{shown}:{port}/docs", highlight=False)
     uvicorn.run(
         api,
         host=host,

@@ -9,12 +9,14 @@ fastapi_app.mount("/jobs", api)        # or inside your own FastAPI app
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, Response
+from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,12 +27,22 @@ if TYPE_CHECKING:
     from ..app import App
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+DASHBOARD = STATIC / "dashboard" / "index.html"
 
 
-def create_app(app: App, settings: Any = None, *, workers: bool = True) -> FastAPI:
+def create_app(
+    app: App,
+    settings: Any = None,
+    *,
+    workers: bool = True,
+    dashboard: bool = True,
+    pages: Mapping[str, Path] | None = None,
+) -> FastAPI:
     """The ASGI application serving ``app``'s jobs. ``workers=False`` when separate
     ``jobwire worker`` processes run the jobs (they then need a shared bus: ``redis://``).
-    ``settings`` (a :class:`jobwire.settings.Settings`) replaces the app's settings."""
+    ``settings`` (a :class:`jobwire.settings.Settings`) replaces the app's settings.
+    ``dashboard`` serves the dashboard at ``/``; ``pages`` maps more paths to HTML files
+    (the examples' pages)."""
     if settings is not None:
         app.settings = settings
     state = ServerState(app, workers=workers)
@@ -54,10 +66,21 @@ def create_app(app: App, settings: Any = None, *, workers: bool = True) -> FastA
     server.include_router(api.router)
     server.include_router(streams.router)
     server.include_router(metrics.router)
+    for path, file in {**({"/": DASHBOARD} if dashboard else {}), **(pages or {})}.items():
+        server.add_api_route(path, _page(file), methods=["GET"], include_in_schema=False)
     if STATIC.is_dir():
         server.mount("/static", StaticFiles(directory=STATIC), name="static")
     server.add_middleware(BodyLimit, max_bytes=app.settings.max_body_bytes)
     return server
+
+
+def _page(file: Path) -> Callable[[], Response]:
+    def page() -> Response:
+        if not file.is_file():
+            raise HTTPException(404, f"{file.name} is not installed")
+        return HTMLResponse(file.read_text(encoding="utf-8"), headers={"Cache-Control": "no-cache"})
+
+    return page
 
 
 class BodyLimit:
