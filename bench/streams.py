@@ -163,7 +163,8 @@ def bench_text(seq: int, total: int, sent_ns: int) -> str:
 
 def emit_task(progress: Progress, gate: str, count: int, interval: float) -> int:
     """Wait for ``gate`` to exist, then report ``count`` updates ``interval`` s apart, each
-    carrying its send time in ``message``."""
+    carrying its send time in ``message``. Each update names a new step, which always emits:
+    a late wake-up of this thread must not let the throttle merge two updates."""
     deadline = time.monotonic() + GATE_WAIT
     while not os.path.exists(gate):
         if time.monotonic() > deadline:
@@ -174,7 +175,7 @@ def emit_task(progress: Progress, gate: str, count: int, interval: float) -> int
         pause = start + i * interval - time.monotonic()
         if pause > 0:
             time.sleep(pause)
-        progress.update(i + 1, total=count, message=str(time.time_ns()))
+        progress.update(i + 1, total=count, message=str(time.time_ns()), step=f"t{i + 1}")
     return count
 
 
@@ -391,6 +392,7 @@ class Cell:
         self.done = 0
         self.connected = 0
         self.all_done: asyncio.Future[None] | None = None
+        self.per_message: dict[int, list[int]] = {}  # send ns -> [first, last] latency
 
     def client_done(self) -> None:
         self.done += 1
@@ -449,10 +451,19 @@ class StreamClient(asyncio.Protocol):
             self.cell.client_done()
 
     def stamp(self, job: dict[str, Any], now: int) -> None:
-        sent = job.get("message")
-        if sent:
-            self.cell.latencies.append(now - int(sent))
+        text = job.get("message")
+        if text:
+            sent = int(text)
+            latency = now - sent
+            self.cell.latencies.append(latency)
             self.got += 1
+            seen = self.cell.per_message.get(sent)
+            if seen is None:
+                self.cell.per_message[sent] = [latency, latency]
+            elif latency < seen[0]:
+                seen[0] = latency
+            elif latency > seen[1]:
+                seen[1] = latency
 
     def on_jobwire(self, text: bytes | str, now: int) -> None:
         """A jobwire message (WebSocket frame or SSE data)."""
@@ -675,7 +686,9 @@ class SseClient(StreamClient):
 
 
 class PollConn(asyncio.Protocol):
-    """One keep-alive HTTP/1.1 connection sending conditional GETs one after the other."""
+    """One HTTP/1.1 connection sending conditional GETs one after the other, until the
+    shared budget is spent or the server says ``Connection: close`` (Werkzeug always does:
+    then the slot opens a new connection for the next request)."""
 
     def __init__(self, shared: dict[str, Any], request: bytes) -> None:
         self.shared = shared
@@ -684,7 +697,8 @@ class PollConn(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.sent_at = 0
         self.need = -1  # body bytes still expected for the current response
-        self.waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.closing = False  # the current response said Connection: close
+        self.finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -692,8 +706,8 @@ class PollConn(asyncio.Protocol):
     def go(self) -> None:
         shared = self.shared
         if shared["left"] <= 0:
-            if not self.waiter.done():
-                self.waiter.set_result(None)
+            if not self.finished.done():
+                self.finished.set_result(None)
             return
         shared["left"] -= 1
         self.sent_at = time.perf_counter_ns()
@@ -715,6 +729,7 @@ class PollConn(asyncio.Protocol):
                 if at >= 0:
                     eol = head.find(b"\r\n", at)
                     length = int(head[at + 15 : eol if eol >= 0 else None].strip())
+                self.closing = b"connection: close" in head
                 del buf[: end + 4]
                 self.need = 0 if status == 304 else length
                 self.shared["status"][status] = self.shared["status"].get(status, 0) + 1
@@ -723,13 +738,30 @@ class PollConn(asyncio.Protocol):
             del buf[: self.need]
             self.need = -1
             self.shared["latencies"].append(time.perf_counter_ns() - self.sent_at)
+            if self.closing:
+                assert self.transport is not None
+                self.transport.close()
+                if not self.finished.done():
+                    self.finished.set_result(None)
+                return
             self.go()
             if not buf:
                 return
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if not self.waiter.done():
-            self.waiter.set_exception(ConnectionError(f"poll connection lost: {exc!r}"))
+        if not self.finished.done():
+            self.finished.set_exception(ConnectionError(f"poll connection lost: {exc!r}"))
+
+
+async def poll_slot(shared: dict[str, Any], request: bytes, port: int) -> None:
+    loop = asyncio.get_running_loop()
+    while shared["left"] > 0:
+        proto = PollConn(shared, request)
+        await loop.create_connection(lambda: proto, HOST, port)
+        proto.go()
+        await proto.finished
+        if proto.transport is not None:
+            proto.transport.close()
 
 
 # -- the client processes ---------------------------------------------------------------------
@@ -806,6 +838,7 @@ async def client_streams(conn: mpc.Connection, spec: dict[str, Any]) -> None:
             "result",
             {
                 "latencies": cell.latencies.tobytes(),
+                "per_message": cell.per_message,
                 "ready": cell.ready,
                 "done": cell.done,
                 "got": sum(c.got for c in clients),
@@ -830,12 +863,23 @@ async def client_submit(conn: mpc.Connection, spec: dict[str, Any]) -> None:
         conn.send(("result", {"latencies": b"", "status": {}, "cpu_seconds": 0.0,
                               "wall_seconds": 0.0}))
         return
-    limits = httpx.Limits(max_connections=submitters, max_keepalive_connections=submitters)
-    async with httpx.AsyncClient(limits=limits, timeout=60.0) as client:
+    transport = httpx.AsyncHTTPTransport(
+        limits=httpx.Limits(max_connections=submitters, max_keepalive_connections=submitters),
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+    )
+    async with httpx.AsyncClient(transport=transport, timeout=60.0) as client:
+
+        retries = 0
 
         async def one(record: bool) -> None:
+            nonlocal retries
             t = time.perf_counter_ns()
-            r = await client.post(url, json={})
+            try:
+                r = await client.post(url, json={})
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                # The server closed an idle keep-alive connection as we reused it: once more.
+                retries += 1
+                r = await client.post(url, json={})
             if record:
                 latencies.append(time.perf_counter_ns() - t)
                 statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
@@ -857,6 +901,7 @@ async def client_submit(conn: mpc.Connection, spec: dict[str, Any]) -> None:
             {
                 "latencies": latencies.tobytes(),
                 "status": statuses,
+                "retries": retries,
                 "cpu_seconds": cpu1 - cpu0,
                 "wall_seconds": t1 - t0,
             },
@@ -865,34 +910,22 @@ async def client_submit(conn: mpc.Connection, spec: dict[str, Any]) -> None:
 
 
 async def client_poll(conn: mpc.Connection, spec: dict[str, Any]) -> None:
-    loop = asyncio.get_running_loop()
     request = (
         f"GET {spec['path']} HTTP/1.1\r\nHost: {HOST}:{spec['port']}\r\n"
         f"If-None-Match: {spec['etag']}\r\n\r\n"
     ).encode()
-    shared: dict[str, Any] = {"left": spec["conns"] * 5, "status": {}, "latencies": array("q")}
-    conns = []
-    for _ in range(spec["conns"]):
-        proto = PollConn(shared, request)
-        await loop.create_connection(lambda proto=proto: proto, HOST, spec["port"])
-        conns.append(proto)
-    for proto in conns:  # warm-up: five requests per connection
-        proto.go()
-    await asyncio.gather(*(p.waiter for p in conns))
+    slots, port = spec["conns"], spec["port"]
+    shared: dict[str, Any] = {"left": slots * 5, "status": {}, "latencies": array("q")}
+    await asyncio.gather(*(poll_slot(shared, request, port) for _ in range(slots)))  # warm-up
     shared.update(left=spec["requests"], status={}, latencies=array("q"))
-    for proto in conns:
-        proto.waiter = loop.create_future()
     conn.send(("ready", {}))
     command = await _recv(conn)
     assert command[0] == "go", command
     cpu0, t0 = _cpu_self(), time.perf_counter()
-    for proto in conns:
-        proto.go()
-    await asyncio.wait_for(asyncio.gather(*(p.waiter for p in conns)), spec["timeout"])
+    await asyncio.wait_for(
+        asyncio.gather(*(poll_slot(shared, request, port) for _ in range(slots))), spec["timeout"]
+    )
     cpu1, t1 = _cpu_self(), time.perf_counter()
-    for proto in conns:
-        if proto.transport is not None:
-            proto.transport.close()
     conn.send(
         (
             "result",
@@ -1107,6 +1140,43 @@ class Server:
         return out
 
 
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    total = sum(values[:8])  # guest time is already in user
+    return (total - idle) / CLK_TCK, total / CLK_TCK
+
+
+class Window:
+    """A measured phase: the server's CPU seconds and the whole machine's busy cores."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.cpu0 = server.cpu()
+        self.busy0, self.total0 = machine_busy()
+        self.t0 = time.perf_counter()
+
+    def stop(self) -> None:
+        self.cpu = self.server.cpu() - self.cpu0
+        self.wall = time.perf_counter() - self.t0
+        busy, _ = machine_busy()
+        self.busy = busy - self.busy0
+
+    def summary(self, client_cpu_seconds: float) -> dict[str, float]:
+        wall = max(self.wall, 1e-9)
+        return {
+            "seconds": self.wall,
+            "server_cpu_seconds": self.cpu,
+            "server_cores": self.cpu / wall,
+            "client_cores": client_cpu_seconds / wall,
+            "machine_busy_cores": self.busy / wall,
+            # What neither the server nor the clients used: other processes on the machine.
+            "other_load_cores": max(0.0, (self.busy - self.cpu - client_cpu_seconds) / wall),
+        }
+
+
 class PySpy:
     """``py-spy record`` of a server over one measured phase (``--py-spy DIR``)."""
 
@@ -1169,6 +1239,29 @@ def latency_summary(raw: list[bytes]) -> dict[str, Any]:
         "p99_ms": percentile(ordered, 99) * ms,
         "max_ms": (ordered[-1] * ms) if ordered else math.nan,
         "mean_ms": (sum(ordered) / len(ordered) * ms) if ordered else math.nan,
+    }
+
+
+def per_message_summary(parts: list[dict[int, list[int]]]) -> dict[str, Any]:
+    """Per message, across all clients: *first* = latency to the first client to get it
+    (the pipeline up to the fan-out), *spread* = last - first (the fan-out itself)."""
+    merged: dict[int, list[int]] = {}
+    for part in parts:
+        for sent, (first, last) in part.items():
+            seen = merged.get(sent)
+            if seen is None:
+                merged[sent] = [first, last]
+            else:
+                seen[0], seen[1] = min(seen[0], first), max(seen[1], last)
+    firsts = sorted(v[0] for v in merged.values())
+    spreads = sorted(v[1] - v[0] for v in merged.values())
+    ms = 1e-6
+    return {
+        "messages": len(merged),
+        "first_p50_ms": percentile(firsts, 50) * ms,
+        "first_max_ms": (firsts[-1] * ms) if firsts else math.nan,
+        "spread_p50_ms": percentile(spreads, 50) * ms,
+        "spread_max_ms": (spreads[-1] * ms) if spreads else math.nan,
     }
 
 
@@ -1251,8 +1344,7 @@ def stream_cell(
         broadcast = connected == n
         spy = PySpy(args.py_spy, server.pid, f"{system}-{n}") if broadcast else None
         ui(f"{system} N={n:,}: broadcasting {count} messages")
-        cpu0 = server.cpu()
-        t0 = time.perf_counter()
+        window = Window(server)
         if broadcast:
             if system.startswith("jobwire"):
                 gate.touch()
@@ -1264,8 +1356,7 @@ def stream_cell(
         if late:
             pool.broadcast(("stop",), only=late)
             pool.collect("done", 15, only=late)
-        cpu1 = server.cpu()
-        wall = time.perf_counter() - t0
+        window.stop()
         if spy is not None:
             spy.stop()
         ui(f"{system} N={n:,}: closing")
@@ -1276,7 +1367,7 @@ def stream_cell(
 
     deliveries = sum(r["deliveries"] for r in results.values())
     got = sum(r["got"] for r in results.values())
-    cpu = cpu1 - cpu0
+    cpu, wall = window.cpu, window.wall
     result.update(
         complete=broadcast and not late,
         expected=n * count if broadcast else 0,
@@ -1292,6 +1383,8 @@ def stream_cell(
             default=math.nan,
         ),
         latency=latency_summary([r["latencies"] for r in results.values()]),
+        per_message=per_message_summary([r["per_message"] for r in results.values()]),
+        load=window.summary(sum(r["cpu_seconds"] for r in results.values())),
     )
     if not broadcast:
         result["error"] = f"only {connected:,} of {n:,} clients connected: {first_error}"
@@ -1318,12 +1411,11 @@ def http_cell(
         raise BenchError(f"{what}: client processes {sorted(missing)} not ready")
     spy = PySpy(args.py_spy, server.pid, f"{what}-{system}")
     ui(f"{what} {system}: {total:,} requests")
-    cpu0 = server.cpu()
-    t0 = time.perf_counter()
+    window = Window(server)
     pool.broadcast(("go",))
     results, missing = pool.collect("result", 300)
-    wall = time.perf_counter() - t0
-    cpu = server.cpu() - cpu0
+    window.stop()
+    cpu, wall = window.cpu, window.wall
     spy.stop()
     if missing:
         raise BenchError(f"{what}: client processes {sorted(missing)} sent no result")
@@ -1336,6 +1428,7 @@ def http_cell(
         "system": system,
         "requests": requests,
         "status": status,
+        "retries": sum(r.get("retries", 0) for r in results.values()),
         "seconds": wall,
         "rate_per_s": requests / wall,
         "server_cpu_seconds": cpu,
@@ -1346,6 +1439,7 @@ def http_cell(
         ),
         "server": server.status(),
         "latency": latency_summary([r["latencies"] for r in results.values()]),
+        "load": window.summary(sum(r["cpu_seconds"] for r in results.values())),
     }
 
 
@@ -1421,53 +1515,66 @@ def verdict(ok: bool | None) -> str:
     return "[dim]n/a[/]" if ok is None else ("[green]MET[/]" if ok else "[red]MISSED[/]")
 
 
+OTHER_LOAD_WARN = 0.25  # cores used by other processes during a window: figures unreliable
+
+
+def load_note(cell: dict[str, Any]) -> str:
+    load = cell.get("load")
+    if not load:
+        return ""
+    other = load["other_load_cores"]
+    note = f"; server {load['server_cores']:.2f} cores, other processes {other:.2f} cores"
+    return f" [yellow]{note} (busy machine)[/]" if other > OTHER_LOAD_WARN else f"[dim]{note}[/]"
+
+
+def legend(console: Console, systems: dict[str, str]) -> None:
+    for name, label in systems.items():
+        console.print(f"  [bold]{name}[/]: {label}", highlight=False)
+
+
+def jobwire_ratios(
+    value: float, rows: dict[str, dict[str, Any]], key: Callable[[dict[str, Any]], float]
+) -> str:
+    """``jobwire-ws ÷ this`` and ``jobwire-sse ÷ this``, one per line."""
+    out = []
+    for name, short in (("jobwire-ws", "ws"), ("jobwire-sse", "sse")):
+        j = rows.get(name)
+        if j is not None and j.get("complete"):
+            out.append(f"{short} {ratio(key(j), value)}")
+    return "\n".join(out) or "-"
+
+
 def stream_tables(console: Console, cells: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    legend(console, STREAM_SYSTEMS)
     for n in sorted({c["n"] for c in cells}):
         rows = {c["system"]: c for c in cells if c["n"] == n}
         table = Table(
             title=f"streams: {args.messages} messages at {1 / args.interval:g}/s to N = {n:,} "
             f"clients ({args.clients} client processes)",
-            caption="latency = client receive - server send (ms); CPU = server CPU / "
-            "deliveries; ratios: jobwire ÷ peer (p99 · CPU), < 1 is jobwire better",
+            caption="latency (ms) = client receive - server send; CPU = server CPU µs per "
+            "delivery; ratios = jobwire ÷ peer (< 1: jobwire better)",
         )
-        for col in (
-            "system",
-            "delivered",
-            "p50",
-            "p99",
-            "max",
-            "CPU µs/deliv",
-            "ws ÷ this",
-            "sse ÷ this",
-        ):
+        for col in ("system", "delivered", "p50", "p99", "max", "CPU µs", "p99 ratio",
+                    "CPU ratio"):
             table.add_column(col, justify="left" if col == "system" else "right")
-        ws, sse = rows.get("jobwire-ws"), rows.get("jobwire-sse")
-        for system, label in STREAM_SYSTEMS.items():
+        for system in STREAM_SYSTEMS:
             c = rows.get(system)
             if c is None:
                 continue
             lat = c["latency"]
-            name = f"{system}\n[dim]{label}[/]"
-            if c.get("error"):
-                name += f"\n[red]{c['error'][:120]}[/]"
-
-            def both(j: dict[str, Any] | None, c: dict[str, Any] = c, s: str = system) -> str:
-                if j is None or j["system"] == s:
-                    return "-"
-                return (
-                    f"{ratio(j['latency']['p99_ms'], c['latency']['p99_ms'])} · "
-                    f"{ratio(j['cpu_us_per_delivery'], c['cpu_us_per_delivery'])}"
-                )
-
+            name = system if not c.get("error") else f"{system}\n[red]{c['error'][:60]}[/]"
+            peer = not system.startswith("jobwire") and c.get("complete")
             table.add_row(
                 name,
-                f"{c['timestamped']:,}/{c['expected']:,}",
+                f"{c['timestamped'] / c['expected']:.0%}" if c["expected"] else "-",
                 fmt(lat["p50_ms"]),
                 fmt(lat["p99_ms"]),
                 fmt(lat["max_ms"]),
                 fmt(c["cpu_us_per_delivery"]),
-                both(ws),
-                both(sse),
+                jobwire_ratios(lat["p99_ms"], rows, lambda j: j["latency"]["p99_ms"])
+                if peer else "-",
+                jobwire_ratios(c["cpu_us_per_delivery"], rows, lambda j: j["cpu_us_per_delivery"])
+                if peer else "-",
             )
         console.print(table)
 
@@ -1476,37 +1583,28 @@ def submit_table(
     console: Console, rows: dict[str, dict[str, Any]], args: argparse.Namespace
 ) -> None:
     table = Table(
-        title=f"submit: {args.submits:,} POSTs from {args.submitters} concurrent submitters "
+        title=f"submit: {args.submits:,} POSTs, {args.submitters} concurrent submitters "
         f"(httpx, {args.clients} client processes)",
-        caption="flask / starlette answer 202 without storing anything: the HTTP floor",
+        caption="CPU = server CPU µs per submit, jobwire's including running the no-op job; "
+        "flask and starlette store nothing (the HTTP floor); ratio = jobwire ÷ peer",
     )
-    for col in (
-        "system",
-        "202s",
-        "p50 ms",
-        "p99 ms",
-        "max ms",
-        "submits/s",
-        "CPU µs/submit",
-        "jobwire ÷ this p99",
-    ):
+    for col in ("system", "202s", "p50 ms", "p99 ms", "max ms", "per s", "CPU µs", "p99 ratio"):
         table.add_column(col, justify="left" if col == "system" else "right")
     jw = rows.get("jobwire")
-    for system, label in HTTP_SYSTEMS.items():
+    for system in HTTP_SYSTEMS:
         c = rows.get(system)
         if c is None:
             continue
         lat = c["latency"]
         table.add_row(
-            f"{system}\n[dim]{label}[/]",
+            system,
             f"{c['status'].get('202', 0):,}/{c['requests']:,}",
             fmt(lat["p50_ms"], 2),
             fmt(lat["p99_ms"], 2),
             fmt(lat["max_ms"], 1),
             fmt(c["rate_per_s"], 0),
             fmt(c["cpu_us_per_request"], 0),
-            "-"
-            if system == "jobwire" or jw is None
+            "-" if system == "jobwire" or jw is None
             else ratio(jw["latency"]["p99_ms"], lat["p99_ms"]),
         )
     console.print(table)
@@ -1514,38 +1612,31 @@ def submit_table(
 
 def poll_table(console: Console, rows: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
     table = Table(
-        title=f"poll: {args.polls:,} GETs with a matching If-None-Match over "
-        f"{args.poll_conns} keep-alive connections",
-        caption="CPU = server CPU / requests",
+        title=f"poll: {args.polls:,} GETs with a matching If-None-Match, "
+        f"{args.poll_conns} connections at a time",
+        caption="CPU = server CPU µs per request; ratio = jobwire ÷ peer; Werkzeug closes the "
+        "connection after every response, so flask pays a TCP connect (and a thread) per poll",
     )
-    for col in (
-        "system",
-        "304s",
-        "p50 ms",
-        "p99 ms",
-        "requests/s",
-        "CPU µs/request",
-        "jobwire ÷ this CPU",
-    ):
+    for col in ("system", "304s", "p50 ms", "p99 ms", "per s", "CPU µs", "CPU ratio"):
         table.add_column(col, justify="left" if col == "system" else "right")
     jw = rows.get("jobwire")
-    for system, label in HTTP_SYSTEMS.items():
+    for system in HTTP_SYSTEMS:
         c = rows.get(system)
         if c is None:
             continue
         lat = c["latency"]
         table.add_row(
-            f"{system}\n[dim]{label}[/]",
+            system,
             f"{c['status'].get('304', 0):,}/{c['requests']:,}",
             fmt(lat["p50_ms"], 2),
             fmt(lat["p99_ms"], 2),
             fmt(c["rate_per_s"], 0),
             fmt(c["cpu_us_per_request"], 1),
-            "-"
-            if system == "jobwire" or jw is None
+            "-" if system == "jobwire" or jw is None
             else ratio(jw["cpu_us_per_request"], c["cpu_us_per_request"]),
         )
     console.print(table)
+
 
 
 def check_targets(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -1762,6 +1853,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"  {system:<15} N={n:>6,}: p50 {fmt(lat['p50_ms'])} ms, p99 "
                     f"{fmt(lat['p99_ms'])} ms, {fmt(cell['cpu_us_per_delivery'])} µs CPU/delivery, "
                     f"{cell['timestamped']:,}/{cell['expected']:,} delivered"
+                    + load_note(cell)
                     + (f" [red]{cell['error'][:200]}[/]" if cell.get("error") else "")
                 )
                 progress_ui.advance(bar)
@@ -1774,7 +1866,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"  {what:<6} {system:<10}: p50 {fmt(lat['p50_ms'], 2)} ms, p99 "
                         f"{fmt(lat['p99_ms'], 2)} ms, {fmt(cell['rate_per_s'], 0)}/s, "
                         f"{fmt(cell['cpu_us_per_request'], 1)} µs server CPU each, "
-                        f"status {cell['status']}"
+                        f"status {cell['status']}" + load_note(cell)
                     )
                 progress_ui.advance(bar)
     finally:
@@ -1785,11 +1877,24 @@ def main(argv: list[str] | None = None) -> int:
 
     if result["streams"]:
         stream_tables(console, result["streams"], args)
+    if result["submit"] or result["poll"]:
+        legend(console, HTTP_SYSTEMS)
     if result["submit"]:
         submit_table(console, result["submit"], args)
     if result["poll"]:
         poll_table(console, result["poll"], args)
     targets = check_targets(result)
+    busy = [
+        f"{c['system']}" + (f" N={c['n']:,}" if "n" in c else "")
+        for c in [*result["streams"], *result["submit"].values(), *result["poll"].values()]
+        if c.get("load", {}).get("other_load_cores", 0.0) > OTHER_LOAD_WARN
+    ]
+    if busy:
+        console.print(
+            f"[yellow]other processes used more than {OTHER_LOAD_WARN} cores during: "
+            f"{', '.join(busy)}; latencies there are not trustworthy (rerun on a quiet "
+            "machine)[/]"
+        )
     for t in targets.values():
         value = "not measured" if t["value"] is None else f"{t['value']:.1f}"
         console.print(f"target: {t['description']}: {value}  {verdict(t['met'])}")

@@ -75,14 +75,16 @@ def error_from(
     code: str, message: str, details: Any = None, *, retry_after: float | None = None
 ) -> e.JobwireError:
     """The jobwire error for a JSON error code (an unknown code gives a JobwireError)."""
-    values: dict[str, Any] = details if isinstance(details, dict) else {}
+    exc: e.JobwireError
     if code == e.RateLimited.code:
         return e.RateLimited(message or None, retry_after=retry_after or 1.0)
     cls = _ERRORS.get(code)
     if cls is not None:
-        return cls(message or None, **values)
-    exc = e.JobwireError(message or None, **values)
-    exc.code = code
+        exc = cls(message or None)
+    else:
+        exc = e.JobwireError(message or None)
+        exc.code = code
+    exc.details = dict(details) if isinstance(details, dict) else {}
     return exc
 
 
@@ -400,11 +402,6 @@ class RemoteWatch:
 
     def _run(self) -> Generator[Message, None, None]:
         client, failures = self.client, 0
-        if not self._fresh:
-            # Nothing comes after the final message: resuming past it would wait forever.
-            job = client.get(self.job_id, stream_token=self.stream_token)
-            if job.snapshot["status"] in _TERMINAL_VALUES and job.snapshot["seq"] <= self.last:
-                return
         while True:
             received = False
             cause: BaseException | None = None
@@ -431,6 +428,11 @@ class RemoteWatch:
                     continue
             except _Dropped as exc:
                 cause = exc.__cause__
+            else:
+                # Closed without a final message: the server has nothing newer than `after`
+                # for a job that already ended (watch(after=its last seq)), or it went away.
+                if not self._fresh and self._ended():
+                    return
             failures = 1 if received else failures + 1
             if failures > client.retries:
                 raise StreamLost(
@@ -448,6 +450,14 @@ class RemoteWatch:
             )
             self.reconnects += 1
             time.sleep(client._delay(failures))
+
+    def _ended(self) -> bool:
+        """True when the job ended at or before the last seq seen: nothing more will come."""
+        try:
+            snap = self.client.get(self.job_id, stream_token=self.stream_token).snapshot
+        except httpx.TransportError:
+            return False
+        return snap["status"] in _TERMINAL_VALUES and snap["seq"] <= self.last
 
     def _open(self) -> Generator[Message, None, None]:
         return self._ws() if self.transport == "ws" else self._sse()
@@ -475,6 +485,8 @@ class RemoteWatch:
                     raw = conn.recv(timeout=client.timeout)
                 except ConnectionClosed as exc:
                     close = exc.rcvd
+                    if close is not None and close.code == 1000:
+                        return  # the server ended the stream
                     if close is not None and close.code in _CLOSE_CODES:
                         raise error_from(_CLOSE_CODES[close.code], close.reason) from None
                     raise _Dropped() from exc
@@ -501,6 +513,8 @@ class RemoteWatch:
                     raise _Dropped() from httpx.HTTPStatusError(
                         f"HTTP {response.status_code}", request=response.request, response=response
                     )
+                if response.status_code == 204:
+                    return  # nothing more will come (after the job's final seq)
                 if response.status_code != 200:
                     response.read()
                     raise _error_of(response)

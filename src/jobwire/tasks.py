@@ -201,7 +201,8 @@ def _argument_model(
     """The pydantic model of ``fn``'s arguments, and the name of its Progress parameter."""
     sig = inspect.signature(fn)
     try:
-        hints = typing.get_type_hints(fn)
+        # include_extras keeps Annotated[...] constraints (Field(pattern=…), validators).
+        hints = typing.get_type_hints(fn, include_extras=True)
     except (NameError, TypeError) as exc:
         raise ConfigurationError(f"Cannot read the type hints of task {name!r}: {exc}") from exc
     fields: dict[str, Any] = {}

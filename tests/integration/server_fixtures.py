@@ -102,9 +102,9 @@ class TcpProxy:
 
     def __exit__(self, *exc: object) -> None:
         self._closed = True
+        self._thread.join(timeout=5)
         self._listener.close()
         self.drop()
-        self._thread.join(timeout=5)
 
     def drop(self) -> int:
         """Cut every open connection; returns how many sockets were closed."""
@@ -117,11 +117,15 @@ class TcpProxy:
         return len(socks)
 
     def _accept(self) -> None:
+        self._listener.settimeout(0.1)  # closing a socket does not wake a blocked accept()
         while not self._closed:
             try:
                 client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return  # the listener was closed
+            client.settimeout(None)
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:

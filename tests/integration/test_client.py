@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.integration.server_fixtures import TcpProxy, free_socket, running_server
 
 from jobwire import (
     App,
@@ -31,9 +32,8 @@ from jobwire import (
     UnknownTask,
     WaitTimeout,
 )
-from jobwire.client import RemoteJob
+from jobwire.client import RemoteJob, StreamLost
 from jobwire.errors import InvalidCursor, RateLimited, Unauthorized
-from tests.integration.server_fixtures import TcpProxy, running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 FINAL = {"completed", "failed", "cancelled"}
@@ -292,10 +292,10 @@ def test_watch_resumes_after_dropped_connections(url: str, transport: str) -> No
             messages.append(msg)
             # Messages that arrived before a drop are still delivered: a drop happens once
             # the client is connected again.
-            if drop_after and len(messages) >= drop_after[0] and msg["type"] not in FINAL:
-                if proxy.drop():
-                    dropped_at.append(msg["seq"])
-                    drop_after.pop(0)
+            ready = drop_after and len(messages) >= drop_after[0] and msg["type"] not in FINAL
+            if ready and proxy.drop():
+                dropped_at.append(msg["seq"])
+                drop_after.pop(0)
         assert proxy.connections >= 4  # the submit, then one stream per (re)connect
     assert len(dropped_at) == 3
     assert watch.reconnects == 3
@@ -315,9 +315,22 @@ def test_watch_after_a_seq_replays_only_what_came_after(client: Client) -> None:
             tail = list(c.watch(job.id, after=final - 3))
         assert [m["seq"] for m in tail] == [final - 2, final - 1, final], transport
         assert tail[-1]["type"] == "completed"
-    started = time.monotonic()
-    assert list(client.watch(job.id, after=final)) == []
-    assert time.monotonic() - started < 5
+        # Nothing comes after the final seq: the watch ends at once, it does not hang.
+        started = time.monotonic()
+        with Client(client.url, transports=(transport,), retries=0) as c:
+            assert list(c.watch(job.id, after=final)) == [], transport
+        assert time.monotonic() - started < 5
+
+
+def test_watch_gives_up_after_its_retries() -> None:
+    with free_socket() as bound:  # bound, not listening: connections are refused
+        client = Client(f"http://127.0.0.1:{bound.getsockname()[1]}", retries=2, backoff=0.01)
+        watch = client.watch("0" * 32, after=5)
+        with client, pytest.raises(StreamLost) as info:
+            next(watch)
+    assert watch.transport == "sse"  # the WebSocket could not be opened
+    assert watch.reconnects == 2
+    assert info.value.details == {"job_id": "0" * 32, "last_seq": 5}
 
 
 def test_watch_sees_a_cancel(client: Client, spinning: RemoteJob) -> None:
@@ -361,9 +374,9 @@ def test_tokens_and_stream_tokens(tmp_path: Path) -> None:
                     messages = list(viewer.watch(job.id, stream_token=job.stream_token))
                     assert messages[-1]["type"] == "completed", transport
                     assert viewer.get(job.id, stream_token=job.stream_token).id == job.id
-                with Client(base, token="jw_forged", transports=(transport,)) as forged:
-                    with pytest.raises(Unauthorized):
-                        next(iter(forged.watch(job.id)))
+                forged = Client(base, token="jw_forged", transports=(transport,))
+                with forged, pytest.raises(Unauthorized):
+                    next(iter(forged.watch(job.id)))
     finally:
         app.close()
 
@@ -426,7 +439,9 @@ def test_cli_run_with_url_ctrl_c_cancels_through_the_api(client: Client) -> None
             running = client.list(task="spin", status="running")[0]
             job = next((j for j in running if j.snapshot["current"] > 0), None)
             time.sleep(0.05)
-        time.sleep(0.5)  # the CLI is watching by now
+        while not client.http.get("/api/stats").json()["streams"]["listeners"]:
+            assert time.monotonic() < deadline, "the CLI did not start watching"
+            time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         code, _, err = finished(proc, timeout=30)
     finally:
@@ -455,7 +470,7 @@ def test_cli_jobs_with_url(client: Client, tmp_path: Path) -> None:
         with running_server(app, auth="token") as base:
             with Client(base, token=secret) as carol:
                 mine = carol.submit("square", {"x": 3}).wait(timeout=30)
-            code, out, err = finished(jobwire("jobs", "--url", base, "--json"), token=secret)
+            code, out, err = finished(jobwire("jobs", "--url", base, "--json", token=secret))
             assert code == 0, err
             assert [j["id"] for j in json.loads(out)["jobs"]] == [mine.id]
             code, _, err = finished(jobwire("jobs", "--url", base))

@@ -99,19 +99,32 @@ class BodyLimit:
             await _too_large(send, self.max_bytes)
             return
         received = 0
+        too_large = responded = False
 
         async def limited() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    too_large = True
                     raise _TooLarge()
             return message
 
+        async def guarded(message: Message) -> None:
+            # FastAPI turns an error raised while it reads the body into its own 400
+            # ("There was an error parsing the body"): drop that answer, the 413 goes instead.
+            nonlocal responded
+            if too_large:
+                return
+            responded = True
+            await send(message)
+
         try:
-            await self.app(scope, limited, send)
+            await self.app(scope, limited, guarded)
         except _TooLarge:
+            pass
+        if too_large and not responded:
             await _too_large(send, self.max_bytes)
 
 

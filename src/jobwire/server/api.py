@@ -67,6 +67,17 @@ def etag(record_id: str, seq: int) -> str:
     return f'"{record_id}.{seq}"'
 
 
+def etag_matches(header: str | None, tag: str) -> bool:
+    """``If-None-Match`` (RFC 9110): ``*``, or a comma-separated list of (weak) tags."""
+    if not header:
+        return False
+    for part in header.split(","):
+        candidate = part.strip().removeprefix("W/")
+        if candidate == "*" or candidate == tag:
+            return True
+    return False
+
+
 @router.get("/api/health", tags=["server"])
 async def health() -> dict[str, str]:
     return {"status": "ok"}
@@ -162,13 +173,15 @@ async def get_job(
     inm = request.headers.get("if-none-match")
     if inm and not wait and state.trust_bus:
         known = state.hub.known(job_id)
-        if known is not None and who.can_see(job_id, known[1]) and inm == etag(job_id, known[0]):
-            return Response(status_code=304, headers={"ETag": inm})
+        if known is not None and who.can_see(job_id, known[1]):
+            current = etag(job_id, known[0])
+            if etag_matches(inm, current):
+                return Response(status_code=304, headers={"ETag": current})
     if inm and wait:
         return await _long_poll(state, who, job_id, inm, wait)
     record = await state.avisible(who, job_id)
     tag = etag(record.id, record.seq)
-    if inm == tag:
+    if etag_matches(inm, tag):
         return Response(status_code=304, headers={"ETag": tag})
     return JSONResponse(snapshot(record), headers={"ETag": tag})
 
@@ -179,7 +192,7 @@ async def _long_poll(
     with state.hub.listen(job_id) as listener:  # listen first: no change slips between
         record = await state.avisible(who, job_id)
         tag = etag(record.id, record.seq)
-        if inm != tag:
+        if not etag_matches(inm, tag):
             return JSONResponse(snapshot(record), headers={"ETag": tag})
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
@@ -193,7 +206,7 @@ async def _long_poll(
                 fresh = await state.avisible(who, job_id)
                 if fresh.seq > record.seq:
                     return JSONResponse(snapshot(fresh), headers={"ETag": etag(job_id, fresh.seq)})
-    return Response(status_code=304, headers={"ETag": inm})
+    return Response(status_code=304, headers={"ETag": tag})
 
 
 @router.get("/api/jobs", response_model=JobPage, tags=["jobs"], responses=errors(400, 401, 422))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
-from ..errors import JobwireError
+from ..errors import Unauthorized
 
 if TYPE_CHECKING:
     from ..app import App
@@ -22,13 +22,6 @@ if TYPE_CHECKING:
 
 STREAM_AUDIENCE = "jobwire-stream"
 KEY_CACHE_SECONDS = 30.0
-
-
-class Unauthorized(JobwireError):
-    """Missing or invalid credentials. Send `Authorization: Bearer <API key or JWT>`, or a
-    stream token as `?token=`."""
-
-    code = "unauthorized"
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,7 +143,15 @@ def _last_event_id(header: str | None, after: int | None) -> int | None:
 async def sse(
     job_id: str,
     request: Request,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            description="Resume after this seq (sent by browsers when they reconnect)",
+            # Documented, not enforced here: a bad value answers 400 bad_request below.
+            json_schema_extra={"pattern": r"^\s*[0-9]*\s*$"},
+        ),
+    ] = None,
     after: Annotated[int | None, Query(ge=0, description="Resume after this seq")] = None,
     token: Annotated[str | None, Query(description="A stream token for this job")] = None,
 ) -> Response:

@@ -167,11 +167,13 @@ export function formatProgress(snapshot) {
 }
 
 /**
- * A duration as people say it: `"20 s"`, `"2 min"`, `"1 min 30 s"`, `"1 h 5 min"`.
+ * A duration as people say it: `"20 s"`, `"2 min"`, `"1 min 30 s"`, `"1 h 5 min"`
+ * (`"<1 s"` under a second). Used for time left, and by the dashboard for elapsed time.
  * @param {number} seconds
  * @returns {string}
  */
-function formatSeconds(seconds) {
+export function formatDuration(seconds) {
+  if (!Number.isFinite(seconds)) return "";
   if (seconds < 1) return "<1 s";
   let s = Math.round(seconds);
   if (s < 60) return `${s} s`;
@@ -192,7 +194,7 @@ function formatSeconds(seconds) {
 export function formatEta(seconds) {
   if (seconds == null || !Number.isFinite(seconds) || seconds < 0) return "";
   if (seconds < 1) return "<1 s left";
-  return `about ${formatSeconds(seconds)} left`;
+  return `about ${formatDuration(seconds)} left`;
 }
 
 /**
@@ -220,15 +222,18 @@ function trimBase(baseUrl) {
 }
 
 /**
- * An HTTP URL (relative when `baseUrl` is) with the non-null `params` as its query.
+ * An HTTP URL (relative when `baseUrl` is) with the non-null `params` as its query; an
+ * array value repeats its key (`status=queued&status=running`).
  * @param {string} baseUrl
  * @param {string} path
- * @param {Record<string, string|number|null|undefined>} [params]
+ * @param {Record<string, string|number|null|undefined|Array<string|number>>} [params]
  */
 function httpUrl(baseUrl, path, params = {}) {
   const query = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
-    if (value != null && value !== "") query.set(key, String(value));
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (item != null && item !== "") query.append(key, String(item));
+    }
   }
   const qs = query.toString();
   return `${trimBase(baseUrl)}${path}${qs ? `?${qs}` : ""}`;
@@ -293,6 +298,93 @@ export async function submit(task, args = {}, { baseUrl = "", token, fetch = glo
   }
   if (!response.ok) throw await errorFromResponse(response);
   return response.json();
+}
+
+// ---------------------------------------------------------------------------------------
+// REST helpers: tasks, history, cancel
+// ---------------------------------------------------------------------------------------
+
+/**
+ * One JSON call to the API; rejects with a JobwireError (status 0 `network_error` when no
+ * answer arrived). `token` is an API key or a JWT, sent as `Authorization: Bearer`.
+ */
+async function requestJson(method, path, { baseUrl = "", token, fetch = globalThis.fetch, params, body } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const url = httpUrl(baseUrl, path, params);
+  const init = { method, headers };
+  if (body !== undefined) init.body = JSON.stringify(body);
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (cause) {
+    throw new JobwireError(`Could not reach ${url}: ${cause?.message ?? cause}`, { code: "network_error", cause });
+  }
+  if (!response.ok) throw await errorFromResponse(response);
+  return response.json();
+}
+
+/**
+ * @typedef {object} TaskInfo  A registered task, from `GET /api/tasks`.
+ * @property {string} name
+ * @property {string} description
+ * @property {string[]} steps  the steps it declared, in order (may be empty)
+ * @property {object} schema  the JSON Schema of its arguments
+ * @property {object} options  limits, cache, retries, timeout, dedupe
+ */
+
+/**
+ * The server's tasks: `GET /api/tasks`.
+ * @param {{baseUrl?: string, token?: string, fetch?: typeof fetch}} [options]
+ * @returns {Promise<TaskInfo[]>}
+ * @example
+ * for (const task of await listTasks()) console.log(task.name, task.steps);
+ */
+export async function listTasks(options = {}) {
+  const answer = await requestJson("GET", "/api/tasks", options);
+  return Array.isArray(answer?.tasks) ? answer.tasks : [];
+}
+
+/**
+ * One page of job history, newest first: `GET /api/jobs`.
+ * @param {object} [filters]
+ * @param {string|string[]} [filters.status]  one status or several
+ * @param {string} [filters.task]
+ * @param {string} [filters.owner]  admins only
+ * @param {string|null} [filters.cursor]  the previous page's `next_cursor`
+ * @param {number} [filters.limit]  1–500 (the server's default is 50)
+ * @param {{baseUrl?: string, token?: string, fetch?: typeof fetch}} [options]
+ * @returns {Promise<{jobs: Snapshot[], next_cursor: string|null}>}
+ * @example
+ * let page = await listJobs({ status: ["queued", "running"], limit: 20 });
+ * if (page.next_cursor) page = await listJobs({ status: ["queued", "running"], cursor: page.next_cursor });
+ */
+export async function listJobs({ status, task, owner, cursor, limit } = {}, options = {}) {
+  const answer = await requestJson("GET", "/api/jobs", { ...options, params: { status, task, owner, cursor, limit } });
+  return { jobs: Array.isArray(answer?.jobs) ? answer.jobs : [], next_cursor: answer?.next_cursor ?? null };
+}
+
+/**
+ * Counts by status and the server's counters: `GET /api/stats`.
+ * @param {{baseUrl?: string, token?: string, fetch?: typeof fetch}} [options]
+ * @returns {Promise<{jobs: Record<string, number>, worker: Record<string, number>, streams: Record<string, number>}>}
+ */
+export function getStats(options = {}) {
+  return requestJson("GET", "/api/stats", options);
+}
+
+/**
+ * Ask the server to cancel a job: `POST /api/jobs/{id}/cancel`. Resolves to the snapshot
+ * (a queued job is `cancelled` at once; a running one has `cancel_requested`). Rejects with
+ * a JobwireError: 409 `job_finished` when it already ended, 404 `job_not_found`.
+ * @param {string} jobId
+ * @param {{baseUrl?: string, token?: string, fetch?: typeof fetch}} [options]  `token`: an
+ *   API key or JWT (Bearer); for a job's stream token use `watch(…).cancel()`
+ * @returns {Promise<Snapshot>}
+ */
+export function cancelJob(jobId, options = {}) {
+  return requestJson("POST", `${jobPath(jobId)}/cancel`, options);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -768,6 +860,217 @@ function pollType(previous, job) {
 }
 
 // ---------------------------------------------------------------------------------------
+// watchAll(): every job you may see, over one WebSocket
+// ---------------------------------------------------------------------------------------
+
+/**
+ * @typedef {object} WatchAllHandle
+ * @property {() => void} close  stop watching (no more callbacks); idempotent
+ * @property {(jobId: string) => Promise<Snapshot>} cancel  {@link cancelJob} with this watch's
+ *   `baseUrl`, `token` and `fetch`
+ * @property {boolean} open  whether the socket is open and subscribed right now
+ */
+
+/**
+ * Follow every job you may see (yours; all of them for an admin), live, over one WebSocket:
+ * `/ws` with `{"type": "subscribe", "all": true}`. There is no backlog: list the jobs with
+ * {@link listJobs} when `onOpen` is called (the first time and after every reconnect), and
+ * keep, per job, the snapshot with the highest `seq`.
+ *
+ * The socket is reopened after a drop with backoff, forever; `onClose` says it is down, so
+ * a caller can poll meanwhile. It stops for good on close 4401 (`onError`, `unauthorized`)
+ * or when this runtime has no WebSocket (`onError`, `no_transport`). Messages older than the
+ * last `seq` delivered for their job are dropped; pings are not delivered.
+ *
+ * The socket carries no credentials (browsers cannot put headers on a WebSocket, and `?token=`
+ * accepts only one job's stream token): use it on a server with `JOBWIRE_AUTH=none`, or
+ * behind a proxy that authenticates the page. `token` is used for {@link cancelJob} only.
+ *
+ * @param {object} [options]
+ * @param {(snapshot: Snapshot, message: Message) => void} [options.onUpdate]  each new message
+ * @param {() => void} [options.onOpen]  subscribed (again): time to (re)load the list
+ * @param {(info: {code: number, reason: string}) => void} [options.onClose]  the socket is
+ *   down (or never opened); it will be reopened
+ * @param {(error: JobwireError) => void} [options.onError]  fatal; watching has stopped
+ * @param {string} [options.baseUrl]
+ * @param {string} [options.token]  an API key or JWT, for `cancel()`
+ * @param {{initial?: number, max?: number}} [options.backoff]  reconnect delays in ms
+ * @param {number} [options.openTimeout]  ms the socket may take to open (default 10000)
+ * @param {() => number} [options.random]
+ * @param {typeof WebSocket} [options.WebSocket]
+ * @param {typeof fetch} [options.fetch]
+ * @returns {WatchAllHandle}
+ * @example
+ * const jobs = new Map();
+ * const keep = (s) => { if (!jobs.has(s.id) || jobs.get(s.id).seq < s.seq) jobs.set(s.id, s); };
+ * watchAll({
+ *   onOpen: async () => (await listJobs({ limit: 50 })).jobs.forEach(keep),
+ *   onUpdate: keep,
+ * });
+ */
+export function watchAll(options = {}) {
+  const watcher = new AllWatcher(options);
+  watcher.start();
+  return {
+    close: () => watcher.close(),
+    cancel: (jobId) => watcher.cancel(jobId),
+    get open() {
+      return watcher.open;
+    },
+  };
+}
+
+class AllWatcher {
+  #opts;
+  #seqs = new Map(); // job id -> the last seq delivered
+  #socket = null;
+  #timer = null;
+  #attempt = 0;
+  #stopped = false;
+  #cleanup = () => {};
+  open = false;
+
+  constructor(options) {
+    const {
+      baseUrl = "",
+      backoff = {},
+      openTimeout = 10000,
+      random = Math.random,
+      WebSocket = globalThis.WebSocket,
+      fetch = globalThis.fetch,
+    } = options;
+    this.#opts = {
+      ...options,
+      baseUrl,
+      openTimeout,
+      random,
+      WebSocket,
+      fetch,
+      backoff: { initial: 250, max: 10000, ...backoff },
+    };
+  }
+
+  start() {
+    this.#connect();
+  }
+
+  close() {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#teardown();
+  }
+
+  cancel(jobId) {
+    const { baseUrl, token, fetch } = this.#opts;
+    return cancelJob(jobId, { baseUrl, token, fetch });
+  }
+
+  #call(fn, ...args) {
+    if (typeof fn !== "function") return;
+    try {
+      fn(...args);
+    } catch (error) {
+      console.error("jobwire: a watchAll callback raised", error);
+    }
+  }
+
+  #teardown() {
+    clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#socket = null;
+    this.open = false;
+    this.#cleanup();
+    this.#cleanup = () => {};
+  }
+
+  #fail(error) {
+    if (this.#stopped) return;
+    this.close();
+    this.#call(this.#opts.onError, error);
+  }
+
+  #connect() {
+    if (this.#stopped) return;
+    const { WebSocket: WS, baseUrl, openTimeout } = this.#opts;
+    const url = typeof WS === "function" ? wsUrl(baseUrl, "/ws") : null;
+    let ws = null;
+    try {
+      ws = url ? new WS(url) : null;
+    } catch {
+      ws = null; // e.g. a SecurityError: this page may not open sockets there
+    }
+    if (!ws) {
+      // Asynchronously, so the caller holds the handle when onError runs.
+      queueMicrotask(() => this.#fail(new JobwireError("No WebSocket is available here.", { code: "no_transport" })));
+      return;
+    }
+    this.#socket = ws;
+    const timer = setTimeout(() => {
+      if (this.#socket === ws && !this.open) this.#down(ws, { code: 1006, reason: "open timeout" });
+    }, openTimeout);
+    const onOpen = () => {
+      clearTimeout(timer);
+      if (this.#socket !== ws) return;
+      ws.send(JSON.stringify({ type: "subscribe", all: true }));
+      this.open = true;
+      this.#call(this.#opts.onOpen);
+    };
+    const onMessage = (event) => {
+      if (this.#socket === ws) this.#receive(event.data);
+    };
+    const onClose = (event) => {
+      clearTimeout(timer);
+      if (this.#socket !== ws) return;
+      if (event.code === 4401) {
+        const fatal = FATAL_CLOSE_CODES[4401];
+        this.#fail(new JobwireError(event.reason || fatal.message, { status: fatal.status, code: fatal.code }));
+        return;
+      }
+      this.#down(ws, { code: event.code, reason: event.reason ?? "" });
+    };
+    ws.addEventListener("open", onOpen);
+    ws.addEventListener("message", onMessage);
+    ws.addEventListener("close", onClose);
+    this.#cleanup = () => {
+      clearTimeout(timer);
+      ws.removeEventListener("open", onOpen);
+      ws.removeEventListener("message", onMessage);
+      ws.removeEventListener("close", onClose);
+      if (ws.readyState === 0 || ws.readyState === 1) ws.close(1000);
+    };
+  }
+
+  /** The socket is down (closed, or never opened): say so, then reopen after a backoff. */
+  #down(ws, info) {
+    if (this.#socket !== ws || this.#stopped) return;
+    this.#teardown();
+    this.#call(this.#opts.onClose, info);
+    if (this.#stopped) return; // onClose closed the watch
+    const { backoff, random } = this.#opts;
+    const delay = nextBackoff(this.#attempt, backoff, random);
+    this.#attempt += 1;
+    this.#timer = setTimeout(() => this.#connect(), delay);
+  }
+
+  #receive(text) {
+    let message;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return; // not ours: the next message carries a whole snapshot anyway
+    }
+    if (!message || typeof message !== "object") return;
+    this.#attempt = 0; // the server is talking: the next drop starts the backoff afresh
+    const { seq, job } = message;
+    if (message.type === "ping" || message.type === "error") return; // errors close 4401 if fatal
+    if (typeof seq !== "number" || !job || typeof job.id !== "string") return;
+    if (seq <= (this.#seqs.get(job.id) ?? 0)) return;
+    this.#seqs.set(job.id, seq);
+    this.#call(this.#opts.onUpdate, job, message);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
 // <jobwire-progress>
 // ---------------------------------------------------------------------------------------
 
@@ -864,16 +1167,32 @@ function defineElement() {
   if (customElements.get("jobwire-progress")) return;
 
   class JobwireProgress extends HTMLElement {
-    static observedAttributes = ["job-id", "base-url", "token"];
+    static observedAttributes = ["job-id", "base-url", "token", "label"];
 
     #handle = null;
     #parts = null;
     #restartQueued = false;
     #snapshot = null;
+    #external = false; // the snapshot was given (`element.snapshot = …`), not watched
 
     /** The last snapshot drawn, or null. */
     get snapshot() {
       return this.#snapshot;
+    }
+
+    /**
+     * Draw a snapshot you got elsewhere (a list, a shared stream such as `watchAll()`), on
+     * an element without `job-id`, which then watches nothing by itself. A snapshot of the
+     * same job that is not newer (by `seq`) than the one drawn is ignored.
+     * @param {Snapshot|null} value
+     */
+    set snapshot(value) {
+      if (this.getAttribute("job-id")) return; // it watches its job: the stream draws it
+      const drawn = this.#snapshot;
+      if (value && drawn && value.id === drawn.id && !(value.seq > drawn.seq)) return;
+      this.#snapshot = value ?? null;
+      this.#external = true;
+      if (this.#parts) render(this.#parts, this.#snapshot, this);
     }
 
     connectedCallback() {
@@ -887,6 +1206,10 @@ function defineElement() {
     }
 
     attributeChangedCallback(name, oldValue, newValue) {
+      if (name === "label") {
+        this.#parts?.bar.setAttribute("aria-label", newValue || "Job progress");
+        return;
+      }
       if (oldValue === newValue || !this.isConnected || !this.#parts) return;
       // Setting several attributes in a row restarts the watch once.
       if (this.#restartQueued) return;
@@ -897,9 +1220,14 @@ function defineElement() {
       });
     }
 
-    /** Ask the server to cancel the job (what the Cancel button does). */
+    /** Ask the server to cancel the job (what the Cancel button does). Without `job-id`,
+     * the job of the snapshot drawn, through `POST /api/jobs/{id}/cancel`. */
     cancel() {
-      return this.#handle ? this.#handle.cancel() : Promise.resolve(null);
+      if (this.#handle) return this.#handle.cancel();
+      if (this.#snapshot && !this.getAttribute("job-id")) {
+        return cancelJob(this.#snapshot.id, { baseUrl: this.getAttribute("base-url") ?? "" });
+      }
+      return Promise.resolve(null);
     }
 
     #build() {
@@ -916,14 +1244,20 @@ function defineElement() {
         message: $(".message"),
         cancel: $("button"),
       };
+      this.#parts.bar.setAttribute("aria-label", this.getAttribute("label") || "Job progress");
       this.#parts.cancel.addEventListener("click", () => this.#onCancel());
     }
 
     #restart() {
       this.#handle?.close();
       this.#handle = null;
-      this.#snapshot = null;
       const jobId = this.getAttribute("job-id");
+      if (!jobId && this.#external && this.#snapshot) {
+        render(this.#parts, this.#snapshot, this); // drawn from outside: `element.snapshot = …`
+        return;
+      }
+      this.#snapshot = null;
+      this.#external = false;
       render(this.#parts, null, this);
       if (!jobId) {
         this.#parts.status.textContent = "";

@@ -42,6 +42,93 @@ _LIVE = [s.value for s in LIVE]
 _ACTIVE = [s.value for s in ACTIVE]
 _TERMINAL = [s.value for s in TERMINAL]
 
+# The hot statements, built once: building a statement with .values(...) on every call costs
+# more than executing it. Parameters are named b_* (SQLAlchemy reserves column names).
+_B = sa.bindparam
+_INSERT_JOB = jobs.insert()
+_INSERT_EVENT = events.insert()
+_LIVE_BY_KEY = sa.select(jobs).where(jobs.c.live_key == _B("b_key"))
+_CANDIDATES = (
+    sa.select(jobs.c.id, jobs.c.task)
+    .where(
+        jobs.c.status == "queued",
+        jobs.c.run_after <= _B("b_now"),
+        jobs.c.task.in_(_B("b_tasks", expanding=True)),
+    )
+    .order_by(jobs.c.created_at, jobs.c.id)
+    .limit(_B("b_limit"))
+)
+_CLAIM = (
+    sa.update(jobs)
+    .where(jobs.c.id.in_(_B("b_ids", expanding=True)), jobs.c.status == "queued")
+    .values(
+        status="running",
+        attempt=jobs.c.attempt + 1,
+        seq=jobs.c.seq + 1,
+        started_at=_B("b_now"),
+        updated_at=_B("b_now"),
+        current=0,
+        eta_seconds=None,
+        rate=None,
+        message=None,
+        lease_owner=_B("b_worker"),
+        lease_expires_at=_B("b_until"),
+    )
+    .returning(*jobs.c)
+)
+_REPORT = (
+    sa.update(jobs)
+    .where(
+        jobs.c.id == _B("b_id"),
+        jobs.c.attempt == _B("b_attempt"),
+        jobs.c.lease_owner == _B("b_worker"),
+        jobs.c.status.in_(_ACTIVE),
+    )
+    .values(
+        current=_B("b_current"),
+        total=_B("b_total"),
+        step=_B("b_step"),
+        message=_B("b_message"),
+        eta_seconds=_B("b_eta"),
+        rate=_B("b_rate"),
+        seq=jobs.c.seq + 1,
+        updated_at=_B("b_now"),
+    )
+    .returning(*jobs.c)
+)
+_FINISH_STATE = (
+    sa.select(jobs.c.id, jobs.c.status, jobs.c.attempt, jobs.c.seq, jobs.c.lease_owner)
+    .where(jobs.c.id.in_(_B("b_ids", expanding=True)))
+    .with_for_update()
+)
+_FINISH_VALUES: dict[str, Any] = {
+    "status": _B("b_status"),
+    "current": _B("b_current"),
+    "total": _B("b_total"),
+    "step": _B("b_step"),
+    "message": _B("b_message"),
+    "seq": _B("b_seq"),
+    "updated_at": _B("b_now"),
+    "lease_owner": None,
+    "lease_expires_at": None,
+    "error_code": _B("b_error_code"),
+    "error_message": _B("b_error_message"),
+    "error_details": _B("b_error_details"),
+    "eta_seconds": None,
+}
+_FINISH_TERMINAL = (
+    sa.update(jobs)
+    .where(jobs.c.id == _B("b_id"))
+    .values(**_FINISH_VALUES, finished_at=_B("b_now"), live_key=None)
+    .returning(*jobs.c)
+)
+_FINISH_RETRY = (
+    sa.update(jobs)
+    .where(jobs.c.id == _B("b_id"))
+    .values(**_FINISH_VALUES, run_after=_B("b_run_after"))
+    .returning(*jobs.c)
+)
+
 
 def hash_secret(secret: str) -> str:
     # API keys are 256-bit random secrets: a fast hash is enough (no brute force can work).
@@ -259,7 +346,7 @@ class SQLStore(Store):
         with self._write() as conn:
             if job.dedupe_key is not None:
                 self._advisory_lock(conn, _lock_key("dedupe", job.dedupe_key))
-                row = conn.execute(sa.select(jobs).where(jobs.c.live_key == job.dedupe_key)).first()
+                row = conn.execute(_LIVE_BY_KEY, {"b_key": job.dedupe_key}).first()
                 if row is not None:
                     return record_from_row(row), "deduplicated"
                 if cache_ttl:
@@ -295,9 +382,9 @@ class SQLStore(Store):
                         limit=owner_limit,
                     )
             values = _row_values(job, now)
-            conn.execute(jobs.insert().values(values))
+            conn.execute(_INSERT_JOB, values)
             created = record_from_row(values)
-            conn.execute(events.insert().values(_event_row(make_event(created, "status"), now)))
+            conn.execute(_INSERT_EVENT, _event_row(make_event(created, "status"), now))
             return created, "created"
 
     def get(self, job_id: str) -> JobRecord | None:
@@ -368,14 +455,8 @@ class SQLStore(Store):
             if not allowed:
                 return []
             candidates = conn.execute(
-                sa.select(jobs.c.id, jobs.c.task)
-                .where(
-                    jobs.c.status == "queued",
-                    jobs.c.run_after <= now,
-                    jobs.c.task.in_(allowed),
-                )
-                .order_by(jobs.c.created_at, jobs.c.id)
-                .limit(slots * 4 if limits else slots)
+                _CANDIDATES,
+                {"b_now": now, "b_tasks": allowed, "b_limit": slots * 4 if limits else slots},
             ).all()
             chosen: builtins.list[str] = []
             for job_id, task in candidates:
@@ -389,22 +470,13 @@ class SQLStore(Store):
             if not chosen:
                 return []
             rows = conn.execute(
-                sa.update(jobs)
-                .where(jobs.c.id.in_(chosen), jobs.c.status == "queued")
-                .values(
-                    status="running",
-                    attempt=jobs.c.attempt + 1,
-                    seq=jobs.c.seq + 1,
-                    started_at=now,
-                    updated_at=now,
-                    current=0,
-                    eta_seconds=None,
-                    rate=None,
-                    message=None,
-                    lease_owner=worker_id,
-                    lease_expires_at=now + lease_seconds,
-                )
-                .returning(*jobs.c)
+                _CLAIM,
+                {
+                    "b_ids": chosen,
+                    "b_now": now,
+                    "b_worker": worker_id,
+                    "b_until": now + lease_seconds,
+                },
             ).all()
             claimed = [record_from_row(r) for r in rows]
             claimed.sort(key=lambda j: (j.created_at, j.id))
@@ -423,24 +495,19 @@ class SQLStore(Store):
         with self._write() as conn:
             for rep in reports:
                 row = conn.execute(
-                    sa.update(jobs)
-                    .where(
-                        jobs.c.id == rep.job_id,
-                        jobs.c.attempt == rep.attempt,
-                        jobs.c.lease_owner == worker_id,
-                        jobs.c.status.in_(_ACTIVE),
-                    )
-                    .values(
-                        current=rep.current,
-                        total=rep.total,
-                        step=rep.step,
-                        message=rep.message,
-                        eta_seconds=rep.eta_seconds,
-                        rate=rep.rate,
-                        seq=jobs.c.seq + 1,
-                        updated_at=now,
-                    )
-                    .returning(*jobs.c)
+                    _REPORT,
+                    {
+                        "b_id": rep.job_id,
+                        "b_attempt": rep.attempt,
+                        "b_worker": worker_id,
+                        "b_current": rep.current,
+                        "b_total": rep.total,
+                        "b_step": rep.step,
+                        "b_message": rep.message,
+                        "b_eta": rep.eta_seconds,
+                        "b_rate": rep.rate,
+                        "b_now": now,
+                    },
                 ).first()
                 if row is None:
                     result.rejected.append(rep.job_id)
@@ -473,14 +540,7 @@ class SQLStore(Store):
         event_rows: builtins.list[dict[str, Any]],
     ) -> None:
         ids = [f.job_id for f in finishes]
-        current = {
-            r.id: r
-            for r in conn.execute(
-                sa.select(jobs.c.id, jobs.c.status, jobs.c.attempt, jobs.c.seq, jobs.c.lease_owner)
-                .where(jobs.c.id.in_(ids))
-                .with_for_update()
-            ).all()
-        }
+        current = {r.id: r for r in conn.execute(_FINISH_STATE, {"b_ids": ids}).all()}
         result_rows: builtins.list[dict[str, Any]] = []
         history_rows: builtins.list[dict[str, Any]] = []
         for fin in finishes:
@@ -494,30 +554,25 @@ class SQLStore(Store):
                 reason = outcome.ignored or "ignored"
                 result.ignored[reason] = result.ignored.get(reason, 0) + 1
                 continue
-            values: dict[str, Any] = {
-                "status": fin.status.value,
-                "current": fin.current,
-                "total": fin.total,
-                "step": fin.step,
-                "message": fin.message,
-                "seq": outcome.state.seq,
-                "updated_at": now,
-                "lease_owner": None,
-                "lease_expires_at": None,
-                "error_code": fin.error_code,
-                "error_message": fin.error_message,
-                "error_details": dumps(fin.error_details)
-                if fin.error_details is not None
-                else None,
-                "eta_seconds": None,
-            }
-            if fin.status in TERMINAL:
-                values["finished_at"] = now
-                values["live_key"] = None
-            else:
-                values["run_after"] = fin.run_after if fin.run_after is not None else now
+            terminal = fin.status in TERMINAL
             up = conn.execute(
-                sa.update(jobs).where(jobs.c.id == fin.job_id).values(values).returning(*jobs.c)
+                _FINISH_TERMINAL if terminal else _FINISH_RETRY,
+                {
+                    "b_id": fin.job_id,
+                    "b_status": fin.status.value,
+                    "b_current": fin.current,
+                    "b_total": fin.total,
+                    "b_step": fin.step,
+                    "b_message": fin.message,
+                    "b_seq": outcome.state.seq,
+                    "b_now": now,
+                    "b_error_code": fin.error_code,
+                    "b_error_message": fin.error_message,
+                    "b_error_details": None
+                    if fin.error_details is None
+                    else dumps(fin.error_details),
+                    "b_run_after": fin.run_after if fin.run_after is not None else now,
+                },
             ).one()
             current[fin.job_id] = up  # a second finish of this job in the batch sees this one
             job = record_from_row(up)
@@ -684,7 +739,7 @@ class SQLStore(Store):
             ).one()
             job = record_from_row(up)
             event = make_event(job, "status")
-            conn.execute(events.insert().values(_event_row(event, now)))
+            conn.execute(_INSERT_EVENT, _event_row(event, now))
         return job, event
 
     def events(self, job_id: str, after: int = 0, limit: int = 1000) -> builtins.list[Event]:

@@ -41,7 +41,7 @@ jobs = sa.Table(
     sa.Column("timeout", sa.Double),
     sa.Column("lease_owner", sa.String(64)),
     sa.Column("lease_expires_at", sa.Double),
-    sa.Index("jobwire_jobs_claim", "status", "run_after", "created_at"),
+    sa.Index("jobwire_jobs_claim", "status", "created_at", "id"),
     sa.Index("jobwire_jobs_owner", "owner", "task", "status"),
     sa.Index("jobwire_jobs_dedupe", "dedupe_key", "status", "finished_at"),
     sa.Index("jobwire_jobs_finished", "status", "finished_at"),

@@ -48,7 +48,7 @@ def upgrade() -> None:
         sa.Column("lease_owner", sa.String(64)),
         sa.Column("lease_expires_at", sa.Double),
     )
-    op.create_index("jobwire_jobs_claim", "jobwire_jobs", ["status", "run_after", "created_at"])
+    op.create_index("jobwire_jobs_claim", "jobwire_jobs", ["status", "created_at", "id"])
     op.create_index("jobwire_jobs_owner", "jobwire_jobs", ["owner", "task", "status"])
     op.create_index("jobwire_jobs_dedupe", "jobwire_jobs", ["dedupe_key", "status", "finished_at"])
     op.create_index("jobwire_jobs_finished", "jobwire_jobs", ["status", "finished_at"])

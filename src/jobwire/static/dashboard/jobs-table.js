@@ -1,0 +1,270 @@
+/**
+ * The jobs table: one row per job, newest first, drawn from snapshots and updated in place
+ * (the progress bar is a `<jobwire-progress>` element fed with `element.snapshot = …`).
+ * On narrow screens CSS turns each row into a card.
+ * @module dashboard/jobs-table
+ */
+
+import { isTerminal } from "../jobwire.js";
+import { append, clockTime, elapsed, fullTime, h, isLive, shortId, statusLabel } from "./util.js";
+
+/**
+ * Each step of `steps` with its state for `job`: `done`, `current`, `failed`, `stopped` or
+ * `todo`. A step the job reports that is not in `steps` is added at the end.
+ * @param {string[]} steps
+ * @param {object} job
+ * @returns {Array<{name: string, state: string}>}
+ */
+export function stepStates(steps, job) {
+  const names = [...steps];
+  if (job.step && !names.includes(job.step)) names.push(job.step);
+  const at = job.step ? names.indexOf(job.step) : -1;
+  return names.map((name, i) => {
+    let state = "todo";
+    if (job.status === "succeeded") state = "done";
+    else if (i < at) state = "done";
+    else if (i === at) {
+      state = job.status === "failed" ? "failed" : job.status === "cancelled" ? "stopped" : "current";
+    }
+    return { name, state };
+  });
+}
+
+/** Column headings, also used as the labels of a row's cells in the card layout. */
+const COLUMNS = ["Status", "Job", "Progress", "Elapsed", "Actions"];
+
+export class JobsTable {
+  /**
+   * @param {HTMLTableSectionElement} tbody
+   * @param {{stepsFor: (job: object) => string[], onCancel: (job: object, button: HTMLButtonElement) => void, baseUrl?: string}} hooks
+   */
+  constructor(tbody, { stepsFor, onCancel, baseUrl = "" }) {
+    this.tbody = tbody;
+    this.baseUrl = baseUrl;
+    this.stepsFor = stepsFor;
+    this.onCancel = onCancel;
+    /** @type {Map<string, {job: object, tr: HTMLTableRowElement, errorRow: HTMLTableRowElement|null, parts: object, actionsKey: string}>} */
+    this.rows = new Map();
+  }
+
+  get size() {
+    return this.rows.size;
+  }
+
+  clear() {
+    this.rows.clear();
+    this.tbody.replaceChildren();
+  }
+
+  /** The creation time of the oldest row, or null. */
+  oldest() {
+    let oldest = null;
+    for (const { job } of this.rows.values()) {
+      if (oldest == null || job.created_at < oldest) oldest = job.created_at;
+    }
+    return oldest;
+  }
+
+  /** Draw `job`: update its row, or add one in its place (newest first). */
+  upsert(job, { fresh = false } = {}) {
+    const row = this.rows.get(job.id);
+    if (row) {
+      row.job = job;
+      this.#update(row);
+      return;
+    }
+    const created = this.#create(job);
+    this.rows.set(job.id, created);
+    this.#place(created);
+    this.#update(created);
+    if (fresh) {
+      created.tr.classList.add("is-new");
+      setTimeout(() => created.tr.classList.remove("is-new"), 1600);
+    }
+  }
+
+  /** Draw every row again (e.g. once the tasks' declared steps are known). */
+  redraw() {
+    for (const row of this.rows.values()) this.#update(row);
+  }
+
+  /** Move the elapsed times of running jobs on (called every second). */
+  tick(now = Date.now()) {
+    for (const row of this.rows.values()) {
+      if (isLive(row.job)) this.#time(row, now);
+    }
+  }
+
+  #place(row) {
+    // Newest first; ISO times in one format sort as strings.
+    const key = `${row.job.created_at}|${row.job.id}`;
+    for (const other of this.tbody.querySelectorAll("tr.job")) {
+      const that = this.rows.get(other.dataset.id)?.job;
+      if (that && `${that.created_at}|${that.id}` < key) {
+        other.before(row.tr);
+        if (row.errorRow) row.tr.after(row.errorRow);
+        return;
+      }
+    }
+    this.tbody.append(row.tr);
+    if (row.errorRow) this.tbody.append(row.errorRow);
+  }
+
+  #create(job) {
+    const cell = (index, cls, ...children) => h("td", { class: cls, dataset: { label: COLUMNS[index] } }, ...children);
+    const badge = h("span", { class: "badge" });
+    const task = h("span", { class: "job-task" });
+    const meta = h("span", { class: "meta" });
+    const progress = document.createElement("jobwire-progress");
+    progress.setAttribute("label", `Progress of ${job.task} #${shortId(job.id)}`);
+    const steps = h("ol", { class: "steps", "aria-label": "Steps" });
+    const message = h("p", { class: "msg" });
+    const time = h("span", { class: "elapsed" });
+    const when = h("span", { class: "when" });
+    const actions = h("div", { class: "actions" });
+    const tr = h(
+      "tr",
+      { class: "job", dataset: { id: job.id } },
+      cell(0, "c-status", badge),
+      cell(1, "c-job", task, meta),
+      cell(2, "c-progress", progress, steps, message),
+      cell(3, "c-time", time, when),
+      cell(4, "c-actions", actions),
+    );
+    return { job, tr, errorRow: null, parts: { badge, task, meta, progress, steps, message, time, when, actions }, actionsKey: "", stepsKey: "" };
+  }
+
+  #update(row) {
+    const { job, tr, parts } = row;
+    tr.dataset.status = job.status;
+    tr.classList.toggle("cancelling", Boolean(job.cancel_requested) && isLive(job));
+
+    const label = statusLabel(job);
+    if (parts.badge.textContent !== label) parts.badge.textContent = label;
+    parts.badge.dataset.status = label;
+
+    parts.task.textContent = job.task;
+    parts.task.title = job.task;
+    const metaKey = `${job.owner}|${job.attempt}`;
+    if (row.metaKey !== metaKey) {
+      row.metaKey = metaKey;
+      parts.meta.replaceChildren();
+      append(parts.meta, [
+        h("code", { title: `job ${job.id}, created ${fullTime(job.created_at)}` }, `#${shortId(job.id)}`),
+        job.owner ? h("span", { class: "owner", title: "owner" }, job.owner) : null,
+        job.attempt > 1 ? h("span", { title: "attempt" }, `attempt ${job.attempt}/${job.max_attempts}`) : null,
+      ]);
+    }
+
+    parts.progress.snapshot = job;
+
+    const states = stepStates(this.stepsFor(job), job);
+    const stepsKey = states.map((s) => `${s.name}:${s.state}`).join(",");
+    if (stepsKey !== row.stepsKey) {
+      row.stepsKey = stepsKey;
+      parts.steps.replaceChildren(
+        ...states.map(({ name, state }) =>
+          h(
+            "li",
+            { dataset: { state }, "aria-current": state === "current" ? "step" : null },
+            h("span", { class: "step-name", title: `${name}: ${state}` }, name),
+          ),
+        ),
+      );
+      parts.steps.hidden = !states.length;
+    }
+
+    const text = job.status === "failed" && job.error ? job.error.message || job.error.code : (job.message ?? "");
+    parts.message.textContent = text;
+    parts.message.title = text;
+    parts.message.classList.toggle("is-error", job.status === "failed");
+    parts.message.hidden = !text;
+
+    this.#time(row);
+    this.#actions(row);
+  }
+
+  #time(row, now = Date.now()) {
+    const { job, parts } = row;
+    const took = elapsed(job, now);
+    parts.time.textContent = took || "—";
+    parts.time.title = took ? (isTerminal(job) ? "run time" : "running for") : "not started";
+    let when = "";
+    if (job.status === "queued") when = "queued";
+    else if (isTerminal(job) && job.finished_at) when = `ended ${clockTime(job.finished_at, now)}`;
+    else if (job.started_at) when = `since ${clockTime(job.started_at, now)}`;
+    if (parts.when.textContent !== when) parts.when.textContent = when;
+  }
+
+  #actions(row) {
+    const { job, parts } = row;
+    const key = `${job.status}|${job.cancel_requested}|${job.result_url}`;
+    if (key === row.actionsKey) return;
+    row.actionsKey = key;
+    const name = `${job.task} #${shortId(job.id)}`;
+    const items = [];
+    if (isLive(job)) {
+      const button = h(
+        "button",
+        { type: "button", class: "btn btn-sm btn-danger", "aria-label": `Cancel ${name}`, disabled: Boolean(job.cancel_requested) },
+        job.cancel_requested ? "Cancelling…" : "Cancel",
+      );
+      button.addEventListener("click", () => this.onCancel(row.job, button));
+      items.push(button);
+    }
+    if (job.status === "succeeded") {
+      // result_url is relative to where jobwire is mounted (snapshots do not know the prefix).
+      const href = `${this.baseUrl}${job.result_url ?? `/api/jobs/${encodeURIComponent(job.id)}/result`}`;
+      items.push(h("a", { class: "btn btn-sm", href, target: "_blank", rel: "noopener", "aria-label": `Result of ${name}` }, "Result"));
+    }
+    const hadFocus = parts.actions.contains(document.activeElement);
+    parts.actions.replaceChildren(...items);
+    if (job.status === "failed") this.#errorDetails(row, name);
+    if (hadFocus) (parts.actions.querySelector("button, a") ?? row.tr.querySelector(".job-task"))?.focus?.();
+  }
+
+  /** A Details button that shows the error (code, message, traceback) in a row below. */
+  #errorDetails(row, name) {
+    const { job, parts } = row;
+    const error = job.error ?? { code: "unknown", message: "No error was recorded.", details: {} };
+    const id = `error-${job.id}`;
+    const details = error.details && typeof error.details === "object" ? error.details : {};
+    const { traceback, type, ...rest } = details;
+    const extra = Object.keys(rest).length ? JSON.stringify(rest, null, 2) : "";
+    const box = h(
+      "div",
+      { class: "error-box" },
+      h(
+        "dl",
+        {},
+        h("dt", {}, "Code"),
+        h("dd", {}, h("code", {}, error.code)),
+        type ? [h("dt", {}, "Type"), h("dd", {}, h("code", {}, type))] : null,
+        h("dt", {}, "Message"),
+        h("dd", {}, error.message || "—"),
+        h("dt", {}, "Attempt"),
+        h("dd", {}, `${job.attempt || 1} of ${job.max_attempts || 1}`),
+      ),
+      traceback ? h("pre", { class: "traceback", tabindex: "0", "aria-label": "Traceback" }, traceback) : null,
+      extra ? h("pre", { class: "traceback", tabindex: "0", "aria-label": "Details" }, extra) : null,
+    );
+    const errorRow = h("tr", { class: "error-row", id, hidden: true }, h("td", { colspan: String(COLUMNS.length) }, box));
+    row.errorRow?.remove();
+    row.errorRow = errorRow;
+    row.tr.after(errorRow);
+    const toggle = h(
+      "button",
+      { type: "button", class: "btn btn-sm", "aria-expanded": "false", "aria-controls": id, "aria-label": `Error details of ${name}` },
+      h("span", { class: "chev", "aria-hidden": "true" }),
+      "Details",
+    );
+    toggle.addEventListener("click", () => {
+      const open = errorRow.hidden;
+      errorRow.hidden = !open;
+      toggle.setAttribute("aria-expanded", String(open));
+      row.tr.classList.toggle("expanded", open);
+    });
+    parts.actions.append(toggle);
+  }
+}
+

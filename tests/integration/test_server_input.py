@@ -1,0 +1,388 @@
+"""Bad input on every endpoint answers a clear 4xx in the one JSON error shape; then
+schemathesis fuzzes the whole OpenAPI description of a running server."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from jobwire import App
+
+from .server_util import make_app, running_server
+
+MAX_BODY = 1000
+FINAL = {"succeeded", "failed", "cancelled"}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, App]]:
+    app = make_app(tmp_path_factory.mktemp("input"))
+    try:
+        with running_server(
+            app, max_body_bytes=MAX_BODY, submit_rate=1000, submit_burst=1000
+        ) as base:
+            yield base, app
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def base(served: tuple[str, App]) -> str:
+    return served[0]
+
+
+@pytest.fixture(scope="module")
+def done_job(base: str) -> str:
+    job_id: str = httpx.post(f"{base}/api/tasks/count/jobs", json={"n": 2}).json()["id"]
+    wait_final(base, job_id)
+    return job_id
+
+
+def wait_final(base: str, job_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        snap: dict[str, Any] = httpx.get(f"{base}/api/jobs/{job_id}").json()
+        if snap["status"] in FINAL:
+            return snap
+        time.sleep(0.05)
+    raise AssertionError(f"{job_id} did not finish")
+
+
+def assert_error(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert r.status_code == status, (r.status_code, r.text)
+    assert r.headers["content-type"].startswith("application/json")
+    body: dict[str, Any] = r.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "details"}, body
+    assert body["error"]["code"] == code, body
+    assert isinstance(body["error"]["message"], str)
+    assert body["error"]["message"]
+    assert isinstance(body["error"]["details"], dict)
+    return body["error"]
+
+
+# -- bodies -------------------------------------------------------------------------------------
+
+
+def test_malformed_json_is_400(base: str) -> None:
+    for raw in (b"{nope", b'{"n": 1', b"\xff\xfe", b'{"n": 1}}'):
+        r = httpx.post(
+            f"{base}/api/tasks/count/jobs",
+            content=raw,
+            headers={"content-type": "application/json"},
+        )
+        assert_error(r, 400, "bad_request")
+
+
+@pytest.mark.parametrize("body", [[1, 2], 3, "text", True], ids=["array", "number", "str", "bool"])
+def test_a_body_that_is_not_an_object_is_422(base: str, body: Any) -> None:
+    error = assert_error(
+        httpx.post(f"{base}/api/tasks/count/jobs", json=body), 422, "validation_error"
+    )
+    assert error["details"]["errors"][0]["loc"] == ["body"]
+
+
+def test_wrong_typed_or_unknown_arguments_are_422_with_their_loc(base: str) -> None:
+    r = httpx.post(f"{base}/api/tasks/count/jobs", json={"n": "many", "delay": 0})
+    error = assert_error(r, 422, "invalid_arguments")
+    assert [e["loc"] for e in error["details"]["errors"]] == [["n"]]
+    assert "n" in error["message"]
+    r = httpx.post(f"{base}/api/tasks/count/jobs", json={"n": 1.5, "zzz": 1})
+    error = assert_error(r, 422, "invalid_arguments")
+    assert sorted(e["loc"] for e in error["details"]["errors"]) == [["n"], ["zzz"]]
+    assert all({"loc", "msg", "type"} <= set(e) for e in error["details"]["errors"])
+
+
+def test_no_body_or_null_means_no_arguments(base: str) -> None:
+    assert httpx.post(f"{base}/api/tasks/count/jobs", json={"n": 0}).status_code == 202
+    r = httpx.post(f"{base}/api/tasks/count/jobs")
+    assert r.status_code == 202, r.text
+    assert r.headers["location"] == f"/api/jobs/{r.json()['id']}"
+
+
+def test_a_body_over_the_limit_is_413(base: str) -> None:
+    url = f"{base}/api/tasks/count/jobs"
+    big = {"n": 1, "pad": "x" * (MAX_BODY * 2)}
+    error = assert_error(httpx.post(url, json=big), 413, "payload_too_large")
+    assert error["details"]["limit"] == MAX_BODY
+
+    def chunks() -> Iterator[bytes]:  # chunked transfer: no Content-Length to refuse early
+        yield b'{"n": 1, "pad": "'
+        for _ in range(30):
+            yield b"x" * 100
+        yield b'"}'
+
+    r = httpx.post(url, content=chunks(), headers={"content-type": "application/json"})
+    assert "content-length" not in r.request.headers
+    assert r.request.headers["transfer-encoding"] == "chunked"
+    assert_error(r, 413, "payload_too_large")
+    # Just under the limit, chunked: read and judged as usual.
+
+    def small() -> Iterator[bytes]:
+        yield b'{"n": 1, '
+        yield b'"delay": 0}'
+
+    r = httpx.post(url, content=small(), headers={"content-type": "application/json"})
+    assert r.status_code == 202, r.text
+
+
+# -- ids and names ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("job_id", ["0" * 32, "nope", "x" * 200, "a%00b", "caf%C3%A9"])
+def test_unknown_job_ids_are_404_everywhere(base: str, job_id: str) -> None:
+    job = f"{base}/api/jobs/{job_id}"
+    for r in (
+        httpx.get(job),
+        httpx.get(job, params={"wait": 0.1}, headers={"If-None-Match": '"x.1"'}),
+        httpx.get(f"{job}/result"),
+        httpx.get(f"{job}/token"),
+        httpx.get(f"{job}/events"),
+        httpx.post(f"{job}/cancel"),
+        httpx.delete(job),
+    ):
+        assert_error(r, 404, "job_not_found")
+
+
+def test_unknown_task_is_404(base: str) -> None:
+    error = assert_error(httpx.post(f"{base}/api/tasks/nope/jobs", json={}), 404, "unknown_task")
+    assert "count" in error["message"]  # it names the registered tasks
+
+
+def test_conflicts_are_409(base: str, done_job: str) -> None:
+    assert_error(httpx.post(f"{base}/api/jobs/{done_job}/cancel"), 409, "job_finished")
+    spin = httpx.post(f"{base}/api/tasks/spin/jobs", json={"seconds": 10}).json()["id"]
+    assert_error(httpx.delete(f"{base}/api/jobs/{spin}"), 409, "job_not_finished")
+    assert_error(httpx.get(f"{base}/api/jobs/{spin}/result"), 409, "result_not_available")
+    assert httpx.post(f"{base}/api/jobs/{spin}/cancel").status_code == 202
+    wait_final(base, spin)
+    assert_error(httpx.get(f"{base}/api/jobs/{spin}/result"), 409, "result_not_available")
+    assert httpx.delete(f"{base}/api/jobs/{spin}").status_code == 204
+    assert_error(httpx.get(f"{base}/api/jobs/{spin}"), 404, "job_not_found")
+
+
+# -- headers and query parameters ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["abc", "-3", "1.5", "0x10"])
+def test_a_bad_last_event_id_is_400(base: str, done_job: str, value: str) -> None:
+    r = httpx.get(f"{base}/api/jobs/{done_job}/events", headers={"Last-Event-ID": value})
+    error = assert_error(r, 400, "bad_request")
+    assert "Last-Event-ID" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/jobs", {"limit": 0}),
+        ("/api/jobs", {"limit": 501}),
+        ("/api/jobs", {"limit": "ten"}),
+        ("/api/jobs", {"status": "bogus"}),
+        ("/api/jobs", {"status": ["queued", "bogus"]}),
+        ("/api/jobs", {"task": "t" * 201}),
+        ("{job}", {"wait": -1}),
+        ("{job}", {"wait": 999}),
+        ("{job}", {"wait": "soon"}),
+        ("{job}", {"wait": "nan"}),
+        ("{job}/events", {"after": -1}),
+        ("{job}/events", {"after": "x"}),
+    ],
+)
+def test_bad_query_parameters_are_422(
+    base: str, done_job: str, path: str, params: dict[str, Any]
+) -> None:
+    url = base + path.replace("{job}", f"/api/jobs/{done_job}")
+    error = assert_error(httpx.get(url, params=params), 422, "validation_error")
+    name = next(iter(params))
+    assert any(e["loc"][:2] == ["query", name] for e in error["details"]["errors"]), error
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "!!!",
+        "abcd",
+        base64.urlsafe_b64encode(b"no-separator").decode(),
+        base64.urlsafe_b64encode(b"not-a-number|x").decode(),
+        base64.urlsafe_b64encode(b"\xff\xfe|x").decode(),
+    ],
+)
+def test_an_invalid_cursor_is_400(base: str, cursor: str) -> None:
+    assert_error(httpx.get(f"{base}/api/jobs", params={"cursor": cursor}), 400, "invalid_cursor")
+
+
+def test_a_real_cursor_pages(base: str) -> None:
+    page = httpx.get(f"{base}/api/jobs", params={"limit": 1}).json()
+    assert page["next_cursor"]
+    nxt = httpx.get(f"{base}/api/jobs", params={"limit": 1, "cursor": page["next_cursor"]})
+    assert nxt.status_code == 200
+    assert nxt.json()["jobs"][0]["id"] != page["jobs"][0]["id"]
+
+
+# -- ETags --------------------------------------------------------------------------------------
+
+
+def test_etag_304_and_if_none_match_forms(base: str, done_job: str) -> None:
+    url = f"{base}/api/jobs/{done_job}"
+    r = httpx.get(url)
+    tag = r.headers["etag"]
+    assert tag == f'"{done_job}.{r.json()["seq"]}"'
+    for inm in (tag, f"W/{tag}", f'"other.1", {tag}', "*"):
+        r = httpx.get(url, headers={"If-None-Match": inm})
+        assert r.status_code == 304, inm
+        assert r.headers["etag"] == tag
+        assert r.content == b""
+    assert httpx.get(url, headers={"If-None-Match": f'"{done_job}.0"'}).status_code == 200
+
+
+def test_long_poll_times_out_with_304_and_wakes_on_a_change(base: str, done_job: str) -> None:
+    url = f"{base}/api/jobs/{done_job}"
+    tag = httpx.get(url).headers["etag"]
+    started = time.monotonic()
+    r = httpx.get(url, params={"wait": 0.5}, headers={"If-None-Match": tag})
+    assert r.status_code == 304
+    assert r.headers["etag"] == tag
+    assert time.monotonic() - started >= 0.45
+    # A stale ETag answers at once.
+    started = time.monotonic()
+    r = httpx.get(url, params={"wait": 5}, headers={"If-None-Match": f'"{done_job}.0"'})
+    assert r.status_code == 200
+    assert time.monotonic() - started < 1
+    # A change during the wait answers it with the new snapshot.
+    nap = httpx.post(f"{base}/api/tasks/nap/jobs", json={"seconds": 0.6}).json()["id"]
+    deadline = time.monotonic() + 5
+    while (snap := httpx.get(f"{base}/api/jobs/{nap}")).json()["step"] != "napping":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    started = time.monotonic()
+    r = httpx.get(
+        f"{base}/api/jobs/{nap}", params={"wait": 10}, headers={"If-None-Match": snap.headers["etag"]}
+    )
+    elapsed = time.monotonic() - started
+    assert r.status_code == 200
+    assert r.json()["seq"] > snap.json()["seq"]
+    assert r.headers["etag"] == f'"{nap}.{r.json()["seq"]}"'
+    assert elapsed < 5, "the long poll should wake on the change, not wait it out"
+
+
+# -- routes and methods ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/api/nope", "/api/jobs/x/nope", "/nope", "/api"])
+def test_unknown_routes_are_404_json(base: str, path: str) -> None:
+    assert_error(httpx.get(base + path), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PUT", "/api/jobs/x"),
+        ("POST", "/api/jobs"),
+        ("GET", "/api/tasks/count/jobs"),
+        ("DELETE", "/api/tasks"),
+        ("PATCH", "/api/jobs/x/cancel"),
+        ("POST", "/api/health"),
+    ],
+)
+def test_wrong_methods_are_405_json(base: str, method: str, path: str) -> None:
+    r = httpx.request(method, base + path)
+    assert_error(r, 405, "method_not_allowed")
+    assert r.headers["allow"]
+
+
+def test_a_websocket_route_over_plain_http_is_a_json_error(base: str) -> None:
+    r = httpx.get(f"{base}/ws")
+    assert r.status_code in (404, 405, 426)
+    assert r.headers["content-type"].startswith("application/json")
+
+
+# -- schemathesis ------------------------------------------------------------------------------------
+
+# Per-operation expectations that schemathesis cannot know from the schema alone.
+SCHEMATHESIS_CONFIG = """
+[[operations]]
+# A schema-valid string is not a cursor from a previous page: 400 invalid_cursor.
+include-path = "/api/jobs"
+include-method = "GET"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "404", "429"]
+
+[[operations]]
+# Valid JSON is not valid arguments for the task (422 invalid_arguments), and this server
+# takes bodies up to 1000 bytes (413).
+include-path = "/api/tasks/{task}/jobs"
+include-method = "POST"
+checks.positive_data_acceptance.expected-statuses = [
+    "2xx", "401", "404", "409", "413", "422", "429"
+]
+"""
+
+
+def fuzz(base: str, *, job_ids: list[str], max_examples: int) -> list[str]:
+    """Run every schemathesis check on every operation of the running server's OpenAPI
+    description (positive and negative data, and positive data again with real job ids);
+    return the failures as text."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis.errors import Unsatisfiable
+    from schemathesis import checks
+    from schemathesis.config import SchemathesisConfig
+    from schemathesis.generation import GenerationMode
+
+    all_checks = [
+        checks.not_a_server_error,
+        checks.status_code_conformance,
+        checks.content_type_conformance,
+        checks.response_headers_conformance,
+        checks.response_schema_conformance,
+        checks.negative_data_rejection,
+        checks.positive_data_acceptance,
+        checks.missing_required_header,
+        checks.unsupported_method,
+        checks.ignored_auth,
+        checks.use_after_free,
+        checks.ensure_resource_availability,
+    ]
+    config = SchemathesisConfig.from_str(SCHEMATHESIS_CONFIG)
+    schema = schemathesis.openapi.from_url(f"{base}/openapi.json", config=config)
+    failures: list[str] = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        variants: list[dict[str, Any]] = [{}]
+        if "{job_id}" in operation.path:
+            variants += [{"path_parameters": {"job_id": job_id}} for job_id in job_ids]
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            for variant in variants if mode == GenerationMode.POSITIVE else variants[:1]:
+                strategy = operation.as_strategy(generation_mode=mode, **variant)
+
+                @given(case=strategy)
+                @settings(
+                    # Negative data is slow to generate and mostly meets the same validation.
+                    max_examples=max_examples if mode == GenerationMode.POSITIVE else 10,
+                    deadline=None,
+                    database=None,
+                    derandomize=True,
+                    suppress_health_check=list(HealthCheck),
+                )
+                def check(case: Any) -> None:
+                    case.call_and_validate(checks=all_checks, timeout=15)
+
+                try:
+                    check()
+                except Unsatisfiable:
+                    continue  # nothing to make negative (no parameters, no body)
+                except Exception as exc:
+                    failures.append(f"{operation.label} ({mode.value}, {variant}): {exc}")
+    return failures
+
+
+@pytest.mark.timeout(300)
+def test_schemathesis_finds_no_server_errors_or_schema_mismatches(
+    base: str, done_job: str
+) -> None:
+    failures = fuzz(base, job_ids=[done_job], max_examples=30)
+    assert not failures, "\n\n".join(failures)
