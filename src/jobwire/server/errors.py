@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from .. import errors as e
-from .auth import Unauthorized
+from ..errors import Unauthorized
 
 logger = logging.getLogger(__name__)
 

@@ -109,7 +109,9 @@ class Hub:
             if self._thread is not None:
                 return
             self._loop = loop
-            self._sub = self.bus.subscribe(None)
+            # One wildcard subscription for the whole process, large enough never to coalesce
+            # under normal load (each listener coalesces on its own).
+            self._sub = self.bus.subscribe(None, maxlen=100_000)
             self._thread = threading.Thread(target=self._pump, name="jobwire-hub", daemon=True)
             self._thread.start()
 
@@ -128,9 +130,7 @@ class Hub:
             first = sub.get(1.0)
             if first is None:
                 continue
-            batch = [first]
-            while (more := sub.get(0)) is not None and len(batch) < 1000:
-                batch.append(more)
+            batch = [first, *sub.get_nowait_batch(999)]
             try:
                 loop.call_soon_threadsafe(self._dispatch, batch)
             except RuntimeError:  # the loop closed: the server is shutting down

@@ -24,7 +24,8 @@ from ..errors import BadRequest, JobAlreadyFinished, JobNotFound, JobwireError
 from ..snapshot import make_event
 from ..wire import PING, encode, is_terminal, message
 from .api import errors, principal_of, state_of
-from .auth import Principal, Unauthorized
+from ..errors import Unauthorized
+from .auth import Principal
 from .hub import Listener
 from .state import ServerState
 
@@ -79,8 +80,10 @@ async def follow(
     state: ServerState, stream: Stream, job_id: str, heartbeat: float
 ) -> AsyncIterator[Item | None]:
     """Yield the backlog, then live items newer than the last; None when idle for a
-    heartbeat. Ends after the final item. When the bus may miss changes (a worker in another
-    process on a memory bus), idle streams look at the store."""
+    heartbeat. Ends after the final item. An idle stream looks at the store: every
+    ``poll_interval * 4`` when the bus may miss changes (a worker in another process on a
+    memory bus), else once per heartbeat — a pub/sub bus loses what is published while it
+    reconnects, and a lost final event must not leave a stream open forever."""
     for item in stream.backlog:
         yield item
     if stream.done:
@@ -101,7 +104,7 @@ async def follow(
                 return
             continue
         idle += idle_check
-        if not state.trust_bus:
+        if not state.trust_bus or idle >= heartbeat:
             for e in await run_in_threadpool(state.app.store.events, job_id, last):
                 last = e["seq"]
                 final = is_terminal(e)

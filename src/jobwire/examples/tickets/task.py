@@ -70,7 +70,7 @@ def classify(progress: Progress, file_id: FileId, engine: EngineName = "rule") -
     progress.step("aggregating", message="per category, per channel, agreement with agents")
     summary = summarise(tickets, predicted)
 
-    progress.step("saving", message=f"{len(predicted)} predictions")
+    progress.step("saving", message=f"{len(predicted):,} predictions")
     rows = [
         {
             "id": t.id,

@@ -16,7 +16,8 @@ import { LIVE, h, shortId } from "./util.js";
 
 /** Where jobwire is mounted: this module is served at `{base}/static/dashboard/dashboard.js`. */
 const BASE = new URL("../..", import.meta.url).pathname.replace(/\/+$/, "");
-const PAGE_SIZE = 25;
+/** Jobs per page: 25, or `?limit=N` (1–500) in the page's URL. */
+const PAGE_SIZE = Math.min(500, Math.max(1, Number.parseInt(new URLSearchParams(location.search).get("limit") ?? "", 10) || 25));
 const POLL_MS = 3000;
 
 /** The status filters, and the statuses each one asks the server for. */
@@ -70,7 +71,9 @@ function readFilter() {
 }
 
 function writeFilter() {
-  const params = new URLSearchParams();
+  const params = new URLSearchParams(location.search);
+  params.delete("status");
+  params.delete("task");
   if (state.filter.status !== "all") params.set("status", state.filter.status);
   if (state.filter.task) params.set("task", state.filter.task);
   const qs = params.toString();
