@@ -20,11 +20,10 @@ from fastapi import APIRouter, Header, Query, Request, Response, WebSocket, WebS
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import BadRequest, JobAlreadyFinished, JobNotFound, JobwireError
+from ..errors import BadRequest, JobAlreadyFinished, JobNotFound, JobwireError, Unauthorized
 from ..snapshot import make_event
 from ..wire import PING, encode, is_terminal, message
 from .api import errors, principal_of, state_of
-from ..errors import Unauthorized
 from .auth import Principal
 from .hub import Listener
 from .state import ServerState
