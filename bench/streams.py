@@ -1691,6 +1691,8 @@ def environment() -> dict[str, Any]:
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
         "clk_tck": CLK_TCK,
+        "jobwire_path": str(Path(sys.modules["jobwire"].__file__ or "").parent),
+        "loadavg_at_end": Path("/proc/loadavg").read_text().split()[:3],
         "rlimit_nofile": resource.getrlimit(resource.RLIMIT_NOFILE),
         "versions": {
             p: version(p)
@@ -1747,6 +1749,11 @@ def main(argv: list[str] | None = None) -> int:
         "always run jobwire, flask and starlette",
     )
     parser.add_argument(
+        "--http-systems",
+        default=",".join(HTTP_SYSTEMS),
+        help=f"systems for the submit and poll phases (default: {','.join(HTTP_SYSTEMS)})",
+    )
+    parser.add_argument(
         "--only",
         default="streams,submit,poll",
         help="measurements to run (default: streams,submit,poll)",
@@ -1782,7 +1789,12 @@ def main(argv: list[str] | None = None) -> int:
         sizes.append(10_000)
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     only = {s.strip() for s in args.only.split(",") if s.strip()}
-    unknown = (set(systems) - set(STREAM_SYSTEMS)) | (only - {"streams", "submit", "poll"})
+    http_systems = [s.strip() for s in args.http_systems.split(",") if s.strip()]
+    unknown = (
+        (set(systems) - set(STREAM_SYSTEMS))
+        | (set(http_systems) - set(HTTP_SYSTEMS))
+        | (only - {"streams", "submit", "poll"})
+    )
     if unknown:
         parser.error(f"unknown system or measurement: {', '.join(sorted(unknown))}")
     if args.clients < 1 or args.messages < 1 or args.interval <= 0 or min(sizes) < 1:
@@ -1812,7 +1824,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="jobwire-streams-"))
     result: dict[str, Any] = {"streams": [], "submit": {}, "poll": {}}
     stream_plan = [(s, n) for n in sizes for s in systems] if "streams" in only else []
-    http_plan = [s for s in HTTP_SYSTEMS] if only & {"submit", "poll"} else []
+    http_plan = http_systems if only & {"submit", "poll"} else []
     started = time.perf_counter()
     pool = ClientPool(args.clients)
     try:

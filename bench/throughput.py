@@ -106,7 +106,7 @@ class NormalSyncSqliteHuey(SqliteHuey):
 
 
 #: SQLite ``synchronous`` setting of each system (all use WAL).
-SYNC = {"jobwire": "NORMAL", "huey": "NORMAL", "huey-default": "FULL (default)"}
+SYNC = {"jobwire": "NORMAL", "huey": "NORMAL", "huey-default": "FULL"}
 
 HUEY_VARIANTS: dict[str, tuple[type[SqliteHuey], str]] = {
     "huey": (NormalSyncSqliteHuey, "SqliteHuey, WAL + synchronous=NORMAL (as jobwire)"),
@@ -357,9 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     best = {name: max(rs, key=lambda x: x["overall_rate"]) for name, rs in runs.items()}
     table = Table(
         title=f"{n:,} no-op jobs, {workers} worker threads, best of {repeats}",
-        caption="overall = jobs / (submit s + drain s)",
+        caption="overall = jobs / (submit s + drain s); each system's best run",
     )
-    table.add_column("system")
+    table.add_column("system", no_wrap=True)
     table.add_column("sqlite sync")
     for col in ("submit jobs/s", "drain jobs/s", "overall jobs/s", "jobwire / this"):
         table.add_column(col, justify="right")

@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from tests.conftest import require_service
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,7 +154,9 @@ def wait_status(server: str, job_id: str, *statuses: str, timeout: float = 30) -
         time.sleep(0.1)
 
 
-def wait_progress(bar: Any, low: float = 0.0, high: float = 1.0, timeout: float = 30) -> tuple[int, int]:
+def wait_progress(
+    bar: Any, low: float = 0.0, high: float = 1.0, timeout: float = 30
+) -> tuple[int, int]:
     """Wait until the bar's aria-valuenow/aria-valuemax is strictly between low and high."""
     deadline = time.monotonic() + timeout
     seen = []
@@ -190,6 +191,8 @@ def test_run_panel_runs_a_job_live_to_its_result(open_page, server) -> None:
     assert job_id
 
     bar = row(page, job_id).get_by_role("progressbar")
+    expect(bar).to_have_attribute("aria-label", f"Progress of {TASK} #{job_id[:8]}")
+    expect(bar).to_have_attribute("aria-valuemin", "0")
     now, most = wait_progress(bar)
     assert 0 < now < most
     expect(bar).to_have_attribute("aria-valuetext", re.compile(r"^\d+/\d+ \(\d+(\.\d)?%\)$"))
@@ -321,6 +324,12 @@ def test_status_filters_failure_details_and_paging(open_page, server) -> None:
 
     page.locator('#status-filter label[data-group="all"]').click()
     expect(row(page, failed["id"])).to_be_visible()
+    page.locator('#status-filter input[value="all"]').focus()  # the keyboard works too
+    page.keyboard.press("ArrowRight")
+    expect(page.locator('#status-filter input[value="active"]')).to_be_checked()
+    expect(page).to_have_url(re.compile(r"\?status=active$"))
+    page.keyboard.press("ArrowLeft")
+    expect(page).to_have_url(re.compile(r"/$"))
     expect(page.locator('[data-count="all"]')).to_have_text(re.compile(r"^\d+$"))
 
     # Paging: `?limit=3` makes pages of 3 jobs; "Load more" brings the next ones.
@@ -376,6 +385,9 @@ def test_screenshots_and_phone_layout(open_page, server, tmp_path) -> None:
     assert card is not None and card["width"] <= 390
     expect(phone.locator("table.jobs thead")).to_be_hidden()  # rows are cards
     phone.screenshot(path=str(out / "dashboard-phone.png"))
+    row(phone, failed["id"]).get_by_role("button", name=re.compile("Error details")).click()
+    expect(phone.locator(f"#error-{failed['id']} .traceback")).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # the traceback scrolls
 
     httpx.post(f"{server}/api/jobs/{running['id']}/cancel", timeout=10)
     wait_status(server, running["id"], "cancelled")

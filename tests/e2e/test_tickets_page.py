@@ -1,8 +1,9 @@
 """The tickets example's page in headless Chromium, against `jobwire serve --examples`.
 
-It runs the ai engine on the large file and watches the live bar move, sees the 409 of a
-second run and the 422 of a malformed file id, then the results, and saves the screenshot
-used in the docs (docs/screenshots/tickets.png).
+It sees the 422 of a malformed file id; reloads the page during a run of the ai engine on
+the large file, finds the run again and cancels it; then runs it again, sees the 409 of a
+second run, watches the live bar move and the results arrive, and saves the screenshot used
+in the docs (docs/screenshots/tickets.png).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from tests.conftest import require_service
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,21 +111,37 @@ def test_page_runs_ai_on_the_large_file_with_a_live_bar(server: str, browser: An
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(server + "/examples/tickets")
-    page.get_by_label("Ticket file").select_option("sample-20000")
-    page.get_by_label("AI").check()
     run = page.get_by_role("button", name="Run classification")
     bar = page.locator("#bar [role=progressbar]")
+    status = page.locator("#bar [part=status]")
     notice = page.locator("#notice")
 
+    def choose_large_ai() -> None:
+        page.get_by_label("Ticket file").select_option("sample-20000")
+        page.get_by_label("AI").check()
+
     # 422: a file id the server refuses (the select cannot offer one; force it).
-    page.eval_on_selector("#file", "s => { s.options[s.selectedIndex].value = 'sample-1'; }")
+    page.eval_on_selector("#file", "s => { s.options[0].value = 'sample-1'; }")
     run.click()
     notice.filter(has_text="refused").wait_for(timeout=10_000)
     assert "file_id" in notice.inner_text()
-    page.eval_on_selector("#file", "s => { s.options[s.selectedIndex].value = 'sample-20000'; }")
 
+    # A first run (the server trains its model now, so it lasts): a reload finds it still
+    # running, and Cancel stops it.
+    page.reload()
+    choose_large_ai()
     run.click()
-    status = page.locator("#bar [part=status]")
+    status.filter(has_text="running").wait_for(timeout=30_000)
+    page.reload()
+    notice.filter(has_text="still running").wait_for(timeout=10_000)
+    page.get_by_role("button", name="Cancel").click()
+    notice.filter(has_text="Cancelled after").wait_for(timeout=60_000)
+    assert page.locator("#bar").get_attribute("data-status") == "cancelled"
+    assert page.locator("#results").is_hidden()
+
+    # The run that goes to the end.
+    choose_large_ai()
+    run.click()
     status.filter(has_text="running").wait_for(timeout=30_000)
 
     # 409: a second run while the first is live.

@@ -63,6 +63,16 @@ def make_app(tmp_path: Path, database_url: str | None = None, **options: Any) ->
         progress.update(1)
         return "rested"
 
+    @app.task(name="report", dedupe_key="{dataset}", cache_ttl=600)
+    def report(progress: Progress, dataset: str, seconds: float = 1.0) -> dict[str, str]:
+        """One live job per dataset, whoever asks; its result is cached."""
+        end = time.monotonic() + seconds
+        progress.update(0, total=None, step="reporting")
+        while time.monotonic() < end:
+            progress.advance()
+            time.sleep(0.02)
+        return {"dataset": dataset}
+
     @app.task(name="chatty")
     def chatty(progress: Progress, lines: int = 3) -> int:
         """Logs a few lines."""

@@ -66,7 +66,7 @@ def assert_error(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
     return body["error"]
 
 
-# -- bodies -------------------------------------------------------------------------------------
+# -- bodies ---------------------------------------------------------------------------------------
 
 
 def test_malformed_json_is_400(base: str) -> None:
@@ -131,7 +131,7 @@ def test_a_body_over_the_limit_is_413(base: str) -> None:
     assert r.status_code == 202, r.text
 
 
-# -- ids and names ----------------------------------------------------------------------------------
+# -- ids and names --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("job_id", ["0" * 32, "nope", "x" * 200, "a%00b", "caf%C3%A9"])
@@ -166,7 +166,7 @@ def test_conflicts_are_409(base: str, done_job: str) -> None:
     assert_error(httpx.get(f"{base}/api/jobs/{spin}"), 404, "job_not_found")
 
 
-# -- headers and query parameters ------------------------------------------------------------------
+# -- headers and query parameters -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("value", ["abc", "-3", "1.5", "0x10"])
@@ -224,7 +224,7 @@ def test_a_real_cursor_pages(base: str) -> None:
     assert nxt.json()["jobs"][0]["id"] != page["jobs"][0]["id"]
 
 
-# -- ETags --------------------------------------------------------------------------------------
+# -- ETags ----------------------------------------------------------------------------------------
 
 
 def test_etag_304_and_if_none_match_forms(base: str, done_job: str) -> None:
@@ -261,7 +261,9 @@ def test_long_poll_times_out_with_304_and_wakes_on_a_change(base: str, done_job:
         time.sleep(0.02)
     started = time.monotonic()
     r = httpx.get(
-        f"{base}/api/jobs/{nap}", params={"wait": 10}, headers={"If-None-Match": snap.headers["etag"]}
+        f"{base}/api/jobs/{nap}",
+        params={"wait": 10},
+        headers={"If-None-Match": snap.headers["etag"]},
     )
     elapsed = time.monotonic() - started
     assert r.status_code == 200
@@ -270,7 +272,7 @@ def test_long_poll_times_out_with_304_and_wakes_on_a_change(base: str, done_job:
     assert elapsed < 5, "the long poll should wake on the change, not wait it out"
 
 
-# -- routes and methods ------------------------------------------------------------------------------
+# -- routes and methods ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("path", ["/api/nope", "/api/jobs/x/nope", "/nope", "/api"])
@@ -301,7 +303,53 @@ def test_a_websocket_route_over_plain_http_is_a_json_error(base: str) -> None:
     assert r.headers["content-type"].startswith("application/json")
 
 
-# -- schemathesis ------------------------------------------------------------------------------------
+# -- WebSocket messages ---------------------------------------------------------------------------
+
+
+def test_bad_websocket_input_answers_error_messages(base: str, done_job: str) -> None:
+    import asyncio
+    import json
+
+    import websockets
+    from websockets.exceptions import ConnectionClosed
+
+    from .server_util import ws_url
+
+    async def bad_after() -> tuple[dict[str, Any], int | None]:
+        async with websockets.connect(ws_url(base, f"/ws/jobs/{done_job}?after=soon")) as ws:
+            first = json.loads(await ws.recv())
+            with pytest.raises(ConnectionClosed):
+                await ws.recv()
+            return first, ws.close_code
+
+    first, code = asyncio.run(asyncio.wait_for(bad_after(), 10))
+    assert (first["type"], first["error"]["code"], code) == ("error", "bad_request", 4400)
+
+    async def bad_messages() -> list[dict[str, Any]]:
+        answers: list[dict[str, Any]] = []
+        async with websockets.connect(ws_url(base, "/ws")) as ws:
+            for raw in ("not json", "[1, 2]", '{"type": "dance"}', '{"type": "subscribe"}'):
+                await ws.send(raw)
+                while True:
+                    msg = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                    if msg["type"] != "ping":
+                        answers.append(msg)
+                        break
+            await ws.send(b"\x00binary")
+            msg = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            answers.append(msg)
+            # still usable afterwards
+            await ws.send(json.dumps({"type": "subscribe", "job_id": done_job}))
+            answers.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+        return answers
+
+    answers = asyncio.run(asyncio.wait_for(bad_messages(), 20))
+    assert [a["type"] for a in answers[:-1]] == ["error"] * 5
+    assert all(a["error"]["code"] == "bad_request" for a in answers[:-1])
+    assert answers[-1]["type"] == "completed"
+
+
+# -- schemathesis ---------------------------------------------------------------------------------
 
 # Per-operation expectations that schemathesis cannot know from the schema alone.
 SCHEMATHESIS_CONFIG = """
@@ -381,8 +429,6 @@ def fuzz(base: str, *, job_ids: list[str], max_examples: int) -> list[str]:
 
 
 @pytest.mark.timeout(300)
-def test_schemathesis_finds_no_server_errors_or_schema_mismatches(
-    base: str, done_job: str
-) -> None:
+def test_schemathesis_finds_no_server_errors_or_schema_mismatches(base: str, done_job: str) -> None:
     failures = fuzz(base, job_ids=[done_job], max_examples=30)
     assert not failures, "\n\n".join(failures)

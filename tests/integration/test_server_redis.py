@@ -19,9 +19,8 @@ import httpx
 import pytest
 import websockets
 from httpx_sse import aconnect_sse
-from websockets.exceptions import ConnectionClosed
-
 from tests.conftest import require_service
+from websockets.exceptions import ConnectionClosed
 
 from .server_util import free_port, ws_url
 

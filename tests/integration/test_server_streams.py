@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -82,16 +83,17 @@ async def sse_events(
     async with aconnect_sse(client, "GET", url, headers=dict(headers or {})) as source:
         assert source.response.status_code == 200, await source.response.aread()
         async for sse in source.aiter_sse():
-            out.append((sse.id, sse.event, json.loads(sse.data)))
+            if sse.data:  # httpx-sse hands a `: ping` comment over as an empty event
+                out.append((sse.id, sse.event, json.loads(sse.data)))
     return out
 
 
 def assert_increasing(seqs: list[int], who: str) -> None:
     assert seqs, f"{who}: no messages"
-    assert all(a < b for a, b in zip(seqs, seqs[1:], strict=False)), f"{who}: {seqs}"
+    assert all(a < b for a, b in itertools.pairwise(seqs)), f"{who}: {seqs}"
 
 
-# -- three watchers, one job ----------------------------------------------------------------
+# -- three watchers, one job ----------------------------------------------------------------------
 
 
 def test_ws_sse_and_polling_watchers_end_with_the_same_snapshot(base: str) -> None:
@@ -156,7 +158,7 @@ def test_ws_sse_and_polling_watchers_end_with_the_same_snapshot(base: str) -> No
     assert httpx.get(f"{base}/api/jobs/{job_id}/result").json() == 500
 
 
-# -- resuming -------------------------------------------------------------------------------
+# -- resuming -------------------------------------------------------------------------------------
 
 
 def test_sse_reconnect_with_last_event_id_resumes_without_duplicates(base: str) -> None:
@@ -168,6 +170,8 @@ def test_sse_reconnect_with_last_event_id_resumes_without_duplicates(base: str) 
         async with httpx.AsyncClient(timeout=30) as client:
             async with aconnect_sse(client, "GET", url) as source:
                 async for sse in source.aiter_sse():
+                    if not sse.data:
+                        continue  # a ping comment
                     first.append((sse.id, sse.event, json.loads(sse.data)))
                     if len(first) == 3:
                         break  # drop the connection mid-job
@@ -238,7 +242,7 @@ def test_resume_of_a_finished_job_after_its_final_seq_ends_at_once(base: str) ->
     assert events[-1][1] == "completed"
 
 
-# -- finished jobs ----------------------------------------------------------------------------
+# -- finished jobs --------------------------------------------------------------------------------
 
 
 def test_streams_of_a_finished_job_send_one_final_message_then_close(base: str) -> None:
@@ -268,7 +272,7 @@ def test_streams_of_a_finished_job_send_one_final_message_then_close(base: str) 
     assert (many["type"], many["job"]) == ("completed", final)
 
 
-# -- the multiplexed socket -------------------------------------------------------------------
+# -- the multiplexed socket -----------------------------------------------------------------------
 
 
 def test_multiplexed_ws_subscribe_two_jobs_unsubscribe_one(base: str) -> None:
@@ -342,7 +346,7 @@ def test_multiplexed_ws_resubscribe_and_cancel_by_job_id(base: str) -> None:
     assert_increasing([m["seq"] for m in messages], "one subscription, no duplicates")
 
 
-# -- cancel over the socket ---------------------------------------------------------------------
+# -- cancel over the socket -----------------------------------------------------------------------
 
 
 def test_ws_cancel_message_cancels_the_job(base: str) -> None:
@@ -394,7 +398,7 @@ def test_ws_cancel_of_a_finished_job_answers_an_error(base: str) -> None:
     httpx.post(f"{base}/api/jobs/{spin}/cancel")
 
 
-# -- heartbeats ---------------------------------------------------------------------------------
+# -- heartbeats -----------------------------------------------------------------------------------
 
 
 def test_heartbeats_sse_comments_and_ws_pings(base: str) -> None:
@@ -430,3 +434,160 @@ def test_heartbeats_sse_comments_and_ws_pings(base: str) -> None:
         return await asyncio.gather(sse_pings(), ws_pings(f"/ws/jobs/{job_id}"), ws_pings("/ws"))
 
     assert run(all_three()) == [2, 2, 2]
+
+
+# -- resuming from a seq the server never sent ----------------------------------------------------
+
+
+def test_resume_after_a_seq_beyond_the_job_restarts_from_its_snapshot(base: str) -> None:
+    """A Last-Event-ID / after from elsewhere (another job, a reset database) is beyond the
+    job's seq: the stream starts again from the current snapshot and still follows the job
+    to its end, rather than waiting for a seq that will never come."""
+    job_id = submit(base, "nap", seconds=1.0)["id"]
+    wait_status(base, job_id, {"running"})
+    future = 10**6
+
+    async def go() -> tuple[list[Any], list[dict[str, Any]], int]:
+        async with httpx.AsyncClient(timeout=10) as client:
+            sse = await sse_events(
+                client, f"{base}/api/jobs/{job_id}/events", headers={"Last-Event-ID": str(future)}
+            )
+        ws, code = await ws_messages(ws_url(base, f"/ws/jobs/{job_id}?after={future}"))
+        return sse, ws, code
+
+    sse, ws, code = run(go(), 15)
+    assert sse[0][1] == "connected"
+    assert sse[-1][1] == "completed"
+    assert ws[-1]["type"] == "completed"
+    assert code == 1000
+
+
+def test_multiplexed_ws_unsubscribe_then_subscribe_again(base: str) -> None:
+    job_id = submit(base, "spin", seconds=20)["id"]
+    wait_status(base, job_id, {"running"})
+
+    async def go() -> tuple[list[str], list[dict[str, Any]]]:
+        kinds: list[str] = []
+        async with websockets.connect(ws_url(base, "/ws")) as ws:
+            for _ in range(3):  # quick flips: never two forwarders for one job
+                await ws.send(json.dumps({"type": "subscribe", "job_id": job_id}))
+                await ws.send(json.dumps({"type": "unsubscribe", "job_id": job_id}))
+            await ws.send(json.dumps({"type": "subscribe", "job_id": job_id}))
+            await ws.send(json.dumps({"type": "unsubscribe", "job_id": job_id}))
+            await ws.send(json.dumps({"type": "subscribe", "job_id": job_id}))
+            end = time.monotonic() + 0.5
+            while (left := end - time.monotonic()) > 0:
+                try:
+                    msg = json.loads(await asyncio.wait_for(ws.recv(), left))
+                except TimeoutError:
+                    break
+                if msg["type"] != "ping":
+                    kinds.append(msg["type"])
+            await ws.send(json.dumps({"type": "unsubscribe", "job_id": job_id}))
+            await asyncio.sleep(0.3)  # let queued messages through
+            while True:  # drain what was sent before the unsubscribe
+                try:
+                    await asyncio.wait_for(ws.recv(), 0.05)
+                except TimeoutError:
+                    break
+            later: list[dict[str, Any]] = []
+            end = time.monotonic() + 0.5
+            while (left := end - time.monotonic()) > 0:
+                try:
+                    msg = json.loads(await asyncio.wait_for(ws.recv(), left))
+                except TimeoutError:
+                    break
+                if msg["type"] != "ping":
+                    later.append(msg)
+        return kinds, later
+
+    kinds, later = run(go())
+    assert "connected" in kinds
+    assert later == [], "no messages after the last unsubscribe"
+    assert open_listeners(base) == 0, "every subscription's hub listener is closed"
+    httpx.post(f"{base}/api/jobs/{job_id}/cancel")
+
+
+def open_listeners(base: str, timeout: float = 3.0) -> int:
+    """The server's open hub listeners, once they drop to 0 (or after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        n: int = httpx.get(f"{base}/api/stats").json()["streams"]["listeners"]
+        if n == 0 or time.monotonic() > deadline:
+            return n
+        time.sleep(0.05)
+
+
+def test_multiplexed_ws_all_jobs_subscription_flips_leave_no_listener(base: str) -> None:
+    async def go() -> tuple[int, list[str]]:
+        seen: list[str] = []
+        async with websockets.connect(ws_url(base, "/ws")) as ws:
+            for _ in range(5):
+                await ws.send(json.dumps({"type": "subscribe", "all": True}))
+                await ws.send(json.dumps({"type": "unsubscribe", "all": True}))
+            await ws.send(json.dumps({"type": "subscribe", "all": True}))
+            await asyncio.sleep(0.2)
+            while_open = await asyncio.to_thread(
+                lambda: httpx.get(f"{base}/api/stats").json()["streams"]["listeners"]
+            )
+            job_id = (await asyncio.to_thread(submit, base, "count", n=3))["id"]
+            while "completed" not in seen:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if msg["type"] != "ping" and msg["job"]["id"] == job_id:
+                    seen.append(msg["type"])
+        return while_open, seen
+
+    while_open, seen = run(go())
+    assert while_open == 1, "one every-job subscription, however often it was flipped"
+    assert seen.count("completed") == 1, seen
+    assert open_listeners(base) == 0
+
+
+# -- a server whose bus does not see every change -------------------------------------------------
+
+
+def test_without_workers_streams_and_long_polls_see_changes_made_elsewhere(tmp_path) -> None:
+    """No workers here and a memory bus: changes made by another process reach this server
+    only through the store, which idle streams and long polls must read."""
+    app = make_app(tmp_path)
+    other = App(app.settings.database_url)  # another process: its own (memory) bus
+    try:
+        with running_server(app, run_workers=False, heartbeat_seconds=HEARTBEAT) as base:
+            job_id = submit(base, "count", n=5)["id"]
+            url = f"{base}/api/jobs/{job_id}"
+            tag = httpx.get(url).headers["etag"]
+            started = time.monotonic()
+            r = httpx.get(url, params={"wait": 0.5}, headers={"If-None-Match": tag})
+            assert r.status_code == 304
+            assert time.monotonic() - started >= 0.45
+
+            async def watch() -> Any:
+                async def poll() -> httpx.Response:
+                    async with httpx.AsyncClient(timeout=15) as client:
+                        return await client.get(
+                            url, params={"wait": 10}, headers={"If-None-Match": tag}
+                        )
+
+                async def sse() -> list[Any]:
+                    async with httpx.AsyncClient(timeout=15) as client:
+                        return await sse_events(client, f"{url}/events")
+
+                async def cancel_elsewhere() -> None:
+                    await asyncio.sleep(0.5)
+                    await asyncio.to_thread(other.cancel, job_id)
+
+                return await asyncio.gather(
+                    poll(),
+                    sse(),
+                    ws_messages(ws_url(base, f"/ws/jobs/{job_id}")),
+                    cancel_elsewhere(),
+                )
+
+            polled, events, (ws_msgs, code), _ = run(watch(), 20)
+            assert polled.status_code == 200
+            assert polled.json()["status"] == "cancelled"
+            assert [e for _, e, _ in events] == ["connected", "cancelled"]
+            assert [m["type"] for m in ws_msgs] == ["connected", "cancelled"]
+            assert code == 1000
+    finally:
+        other.close()

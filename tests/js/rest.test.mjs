@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 
-import { JobwireError, cancelJob, formatDuration, getStats, listJobs, listTasks } from "../../src/jobwire/static/jobwire.js";
+import { JobwireError, cancelJob, formatDuration, getResult, getStats, listJobs, listTasks } from "../../src/jobwire/static/jobwire.js";
 import { errorResponse, fakeFetch, json, snap } from "./fakes.mjs";
 
 const TASK = { name: "demo.analyse", description: "", steps: ["init", "processing"], schema: {}, options: {} };
@@ -81,6 +81,20 @@ describe("cancelJob", () => {
   test("409 job_finished when it already ended", async () => {
     const fetch = fakeFetch(() => errorResponse(409, "job_finished", "It ended"));
     await assert.rejects(cancelJob("j1", { fetch }), (e) => e.status === 409 && e.code === "job_finished" && e.message === "It ended");
+  });
+});
+
+describe("getResult", () => {
+  test("GETs the job's result with the token as a bearer", async () => {
+    const fetch = fakeFetch(() => json({ documents: 3 }));
+    assert.deepEqual(await getResult("j 1", { fetch, token: "k" }), { documents: 3 });
+    assert.equal(fetch.calls[0].url, "/api/jobs/j%201/result");
+    assert.equal(fetch.calls[0].init.headers.Authorization, "Bearer k");
+  });
+
+  test("409 while the job has not succeeded", async () => {
+    const fetch = fakeFetch(() => errorResponse(409, "result_not_available", "Not yet"));
+    await assert.rejects(getResult("j1", { fetch }), (e) => e.status === 409 && e.code === "result_not_available");
   });
 });
 

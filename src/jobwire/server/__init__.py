@@ -9,6 +9,7 @@ fastapi_app.mount("/jobs", api)        # or inside your own FastAPI app
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -120,10 +121,8 @@ class BodyLimit:
             responded = True
             await send(message)
 
-        try:
+        with contextlib.suppress(_TooLarge):  # answered below
             await self.app(scope, limited, guarded)
-        except _TooLarge:
-            pass
         if too_large and not responded:
             await _too_large(send, self.max_bytes)
 

@@ -288,6 +288,8 @@ def job_result(job_id: str, state: State, who: Who) -> Response:
 @router.get("/api/jobs/{job_id}/token", tags=["jobs"], responses=errors(401, 404, 422))
 def job_token(job_id: str, state: State, who: Who) -> dict[str, str]:
     """A fresh stream token for this job (for `?token=` on its SSE and WebSocket URLs)."""
+    if who.job_scope is not None:  # else a stream token could renew itself forever
+        raise JobNotFound("A stream token cannot issue stream tokens; log in", job_id=job_id)
     state.visible(who, job_id)
     return {"token": state.auth.stream_token(who, job_id)}
 

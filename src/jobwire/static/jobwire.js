@@ -366,6 +366,17 @@ export async function listJobs({ status, task, owner, cursor, limit } = {}, opti
 }
 
 /**
+ * A succeeded job's result: `GET /api/jobs/{id}/result`. Rejects with a JobwireError: 409
+ * `result_not_available` while the job has not succeeded, 404 `job_not_found`.
+ * @param {string} jobId
+ * @param {{baseUrl?: string, token?: string, fetch?: typeof fetch}} [options]
+ * @returns {Promise<*>} the result, as the task returned it (JSON)
+ */
+export function getResult(jobId, options = {}) {
+  return requestJson("GET", `${jobPath(jobId)}/result`, options);
+}
+
+/**
  * Counts by status and the server's counters: `GET /api/stats`.
  * @param {{baseUrl?: string, token?: string, fetch?: typeof fetch}} [options]
  * @returns {Promise<{jobs: Record<string, number>, worker: Record<string, number>, streams: Record<string, number>}>}

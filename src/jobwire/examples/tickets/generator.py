@@ -156,17 +156,15 @@ def _compose(
 ) -> tuple[str, str, str]:
     """A subject and body for ``category``; returns the label too, which ambiguous and
     vague tickets change."""
-    slots = Slots(rng, lang)
     roll = rng.random()
     if roll < 0.035:
         # A one-liner that says nothing of its topic; the agent knew from the order history.
         subject, core = rng.choice(VAGUE[lang])
     elif roll < 0.115:
         # Two readings; agents pick one or the other.
-        text, choices, first = rng.choice(AMBIGUOUS[lang])
+        core, choices, first = rng.choice(AMBIGUOUS[lang])
         category = choices[0] if rng.random() < first else choices[1]
         subject = rng.choice(SUBJECTS[rng.choice(choices)][lang])
-        core = text
     else:
         subject = rng.choice(SUBJECTS[category][lang])
         core = _pick(rng, BODIES[category][lang], phrasing)
@@ -177,8 +175,15 @@ def _compose(
     if rng.random() < 0.2:
         other = rng.choice([c for c in CATEGORIES if c != category])
         core = f"{core} {rng.choice(ASIDES[other][lang])}"
-    subject, core = slots.fill(subject), slots.fill(core)
-    subject, body = _frame(rng, channel, lang, subject, core, slots)
+    frame = FRAMES[channel][lang]
+    opener, closer = rng.choice(frame["open"]), rng.choice(frame["close"])
+    slots = Slots(rng, lang)
+    subject = slots.fill(rng.choice(frame["subject"]) + subject)
+    # E-mails keep their line breaks; other channels are one line.
+    separator = "\n" if channel == "email" else " "
+    body = slots.fill(separator.join(part for part in (opener, core, closer) if part))
+    if channel == "chat":
+        body = _chat_style(rng, body, lang)
     if rng.random() < 0.12:
         body = _typo(rng, body, lang)
     return subject, body, category
@@ -189,20 +194,13 @@ def _pick(rng: random.Random, phrases: Sequence[T], phrasing: Phrasing) -> T:
     return rng.choice(pool)
 
 
-def _frame(
-    rng: random.Random, channel: str, lang: str, subject: str, core: str, slots: Slots
-) -> tuple[str, str]:
-    frame = FRAMES[channel][lang]
-    if channel == "chat":
-        if lang == "en" and rng.random() < 0.5:
-            core = core.lower().replace("please", "pls").replace(" you ", " u ")
-        if lang == "ko" and rng.random() < 0.3:
-            core = core.replace("요.", "요").replace("니다.", "니다")
-    opener = rng.choice(frame["open"])
-    closer = rng.choice(frame["close"])
-    body = " ".join(part for part in (opener, core, closer) if part)
-    prefix = rng.choice(frame["subject"])
-    return slots.fill(prefix + subject), slots.fill(body)
+def _chat_style(rng: random.Random, text: str, lang: str) -> str:
+    """How people type in a chat window: lower case and short forms, no full stops."""
+    if lang == "en" and rng.random() < 0.5:
+        return text.lower().replace("please", "pls").replace(" you ", " u ")
+    if lang == "ko" and rng.random() < 0.3:
+        return text.replace("요.", "요").replace("니다.", "니다")
+    return text
 
 
 def _typo(rng: random.Random, text: str, lang: str) -> str:

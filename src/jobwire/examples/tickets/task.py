@@ -50,8 +50,7 @@ FileId = Annotated[
 
 
 def classify(progress: Progress, file_id: FileId, engine: EngineName = "rule") -> dict[str, Any]:
-    """Classify a file of support tickets (rule or ai engine) and score it against the
-    agents' labels."""
+    """Classify a file of support tickets (rule or ai engine); score it against agents' labels."""
     started = time.perf_counter()
     progress.step("init", message=f"loading {file_id}")
     tickets = load(file_id)

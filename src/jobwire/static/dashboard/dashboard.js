@@ -8,7 +8,7 @@
  * @module dashboard
  */
 
-import { getStats, isTerminal, listJobs, listTasks, submit, watchAll } from "../jobwire.js";
+import { getResult, getStats, isTerminal, listJobs, listTasks, submit, watchAll } from "../jobwire.js";
 import { JobsTable } from "./jobs-table.js";
 import { RunPanel } from "./run-form.js";
 import { Toasts } from "./toasts.js";
@@ -176,7 +176,7 @@ function announceEnd(job) {
       kind: "success",
       title: `${job.task} succeeded`,
       body: `Job #${shortId(job.id)}${took != null ? ` finished in ${took < 10 ? took.toFixed(1) : Math.round(took)} s` : " finished"}.`,
-      link: { href: `${BASE}${job.result_url ?? `/api/jobs/${job.id}/result`}`, text: "View result" },
+      link: { href: `${BASE}${job.result_url ?? `/api/jobs/${job.id}/result`}`, text: "View result", result: job.id },
     });
   } else if (job.status === "failed") {
     toasts.show({
@@ -214,6 +214,11 @@ async function loadFirstPage() {
     table.clear();
     state.cursor = page.next_cursor;
     for (const job of page.jobs) take(job, { listed: true });
+    // Jobs created after the list was read, seen on the socket meanwhile, go on top.
+    const newest = page.jobs[0]?.created_at ?? "";
+    for (const job of state.latest.values()) {
+      if (job.created_at > newest && matches(job)) take(job, { listed: true });
+    }
     banner(null);
   } catch (error) {
     if (generation === state.generation) failed(error);
@@ -317,6 +322,7 @@ function connection(mode) {
     live: "Live",
     polling: `Polling every ${POLL_MS / 1000} s`,
     offline: "Offline — retrying",
+    signin: "Sign-in needed",
   }[mode];
   $("#conn-label").textContent = text;
   el.title =
@@ -368,6 +374,7 @@ function goLive() {
 function failed(error) {
   if (error.status === 401) {
     banner("auth");
+    connection("signin");
     return;
   }
   banner("error", error.status === 0 ? "Cannot reach the jobwire server. Retrying…" : error.message);
@@ -401,6 +408,30 @@ function banner(kind, text) {
   box.append(h("p", {}, text));
 }
 
+/**
+ * With an API key, a result link cannot carry it (a link sends no Authorization header):
+ * fetch the result with it and open that instead.
+ */
+function openResultsWithToken() {
+  document.addEventListener("click", async (event) => {
+    const link = event.target.closest?.("a[data-result]");
+    if (!link || !state.token || event.button !== 0) return;
+    event.preventDefault();
+    const tab = window.open("", "_blank");
+    try {
+      const result = await getResult(link.dataset.result, api());
+      const blob = new Blob([JSON.stringify(result, null, 2)], { type: "application/json" });
+      const url = URL.createObjectURL(blob);
+      if (tab) tab.location.href = url;
+      else location.assign(url);
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    } catch (error) {
+      tab?.close();
+      toasts.show({ kind: "failure", title: "Could not load the result", body: error.message });
+    }
+  });
+}
+
 // -- start ----------------------------------------------------------------------------------
 
 async function loadTasks() {
@@ -431,5 +462,6 @@ drawTaskFilter();
 connection("connecting");
 $("#task-filter").addEventListener("change", (event) => setFilter({ task: event.target.value }));
 $("#load-more").addEventListener("click", loadMore);
+openResultsWithToken();
 setInterval(() => table.tick(), 1000);
 start();

@@ -174,7 +174,10 @@ export class JobsTable {
       parts.steps.hidden = !states.length;
     }
 
-    const text = job.status === "failed" && job.error ? job.error.message || job.error.code : (job.message ?? "");
+    // A live job's message says what it does now; a failed one's, why it failed. Once a job
+    // succeeded or was cancelled its last message is stale: the bar and steps say enough.
+    const text =
+      job.status === "failed" ? (job.error?.message || job.error?.code || "") : isLive(job) ? (job.message ?? "") : "";
     parts.message.textContent = text;
     parts.message.title = text;
     parts.message.classList.toggle("is-error", job.status === "failed");
@@ -215,7 +218,13 @@ export class JobsTable {
     if (job.status === "succeeded") {
       // result_url is relative to where jobwire is mounted (snapshots do not know the prefix).
       const href = `${this.baseUrl}${job.result_url ?? `/api/jobs/${encodeURIComponent(job.id)}/result`}`;
-      items.push(h("a", { class: "btn btn-sm", href, target: "_blank", rel: "noopener", "aria-label": `Result of ${name}` }, "Result"));
+      items.push(
+        h(
+          "a",
+          { class: "btn btn-sm", href, target: "_blank", rel: "noopener", "aria-label": `Result of ${name}`, dataset: { result: job.id } },
+          "Result",
+        ),
+      );
     }
     const hadFocus = parts.actions.contains(document.activeElement);
     parts.actions.replaceChildren(...items);

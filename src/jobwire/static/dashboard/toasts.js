@@ -18,7 +18,8 @@ export class Toasts {
    * @param {"success"|"failure"|"info"|"warning"} [toast.kind]
    * @param {string} toast.title
    * @param {string} [toast.body]
-   * @param {{href: string, text: string}} [toast.link]
+   * @param {{href: string, text: string, result?: string}} [toast.link]  `result`: the job id
+   *   whose result the link opens
    * @param {number} [toast.timeout]  ms before it leaves (0: stays until closed)
    * @returns {HTMLElement}
    */
@@ -33,7 +34,9 @@ export class Toasts {
         { class: "toast-text" },
         h("strong", { class: "toast-title" }, title),
         body ? h("span", { class: "toast-body" }, body) : null,
-        link ? h("a", { class: "toast-link", href: link.href, target: "_blank", rel: "noopener" }, link.text) : null,
+        link
+          ? h("a", { class: "toast-link", href: link.href, target: "_blank", rel: "noopener", dataset: link.result ? { result: link.result } : null }, link.text)
+          : null,
       ),
       close,
     );
