@@ -66,7 +66,7 @@ def stream_jwt(job_id: str, *, secret: str = STREAM_SECRET, exp_in: int = 600) -
 
 
 def wait_final(base: str, job_id: str, headers: dict[str, str]) -> dict[str, Any]:
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         snap: dict[str, Any] = httpx.get(f"{base}/api/jobs/{job_id}", headers=headers).json()
         if snap["status"] in FINAL:
@@ -135,7 +135,7 @@ def ws_outcome(url: str, headers: dict[str, str] | None = None) -> tuple[list[An
             out: list[Any] = []
             try:
                 while True:
-                    msg = json.loads(await asyncio.wait_for(ws.recv(), 3))
+                    msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
                     if msg["type"] == "ping":
                         continue
                     out.append(msg)
@@ -157,7 +157,7 @@ def ws_subscribe(
         async with websockets.connect(ws_url(base, "/ws"), additional_headers=headers) as ws:
             await ws.send(json.dumps({"type": kind, "job_id": job_id}))
             while True:
-                msg: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 3))
+                msg: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 10))
                 if msg["type"] != "ping":
                     return msg
 
@@ -169,7 +169,7 @@ def sse_status(url: str, headers: dict[str, str] | None = None) -> tuple[int, An
     """Status and (for an error) the JSON body of an SSE request; a 200 stream is closed
     after its first event."""
     with (
-        httpx.Client(timeout=5) as client,
+        httpx.Client(timeout=15) as client,
         client.stream("GET", url, headers=headers) as response,
     ):
         if response.status_code != 200:
@@ -340,7 +340,7 @@ def test_a_stream_token_for_one_job_does_not_open_another(world: World) -> None:
         async def go(job_id: str = other) -> dict[str, Any]:
             async with websockets.connect(ws_url(base, f"/ws?token={token}")) as ws:
                 await ws.send(json.dumps({"type": "subscribe", "job_id": job_id}))
-                msg: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 3))
+                msg: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 10))
                 return msg
 
         error = asyncio.run(go())

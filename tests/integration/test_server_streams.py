@@ -49,7 +49,7 @@ def submit(base: str, task: str, **args: Any) -> dict[str, Any]:
     return body
 
 
-def wait_status(base: str, job_id: str, statuses: set[str], timeout: float = 15) -> dict[str, Any]:
+def wait_status(base: str, job_id: str, statuses: set[str], timeout: float = 30) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         snap: dict[str, Any] = httpx.get(f"{base}/api/jobs/{job_id}").json()
@@ -219,27 +219,79 @@ def test_resume_of_a_finished_job_after_its_final_seq_ends_at_once(base: str) ->
     final = wait_status(base, job_id, FINAL_STATUSES)
     last = str(final["seq"])
 
-    r = httpx.get(f"{base}/api/jobs/{job_id}/events", headers={"Last-Event-ID": last}, timeout=5)
+    r = httpx.get(f"{base}/api/jobs/{job_id}/events", headers={"Last-Event-ID": last}, timeout=15)
     assert r.status_code == 204
-    r = httpx.get(f"{base}/api/jobs/{job_id}/events", params={"after": last}, timeout=5)
+    r = httpx.get(f"{base}/api/jobs/{job_id}/events", params={"after": last}, timeout=15)
     assert r.status_code == 204
 
-    messages, code = run(ws_messages(ws_url(base, f"/ws/jobs/{job_id}?after={last}")), 5)
+    messages, code = run(ws_messages(ws_url(base, f"/ws/jobs/{job_id}?after={last}")), 15)
     assert messages == []
     assert code == 1000
 
     # Resuming from an earlier seq replays the rest, final message included.
     async def replay() -> list[Any]:
-        async with httpx.AsyncClient(timeout=5) as client:
+        async with httpx.AsyncClient(timeout=15) as client:
             return await sse_events(
                 client,
                 f"{base}/api/jobs/{job_id}/events",
                 headers={"Last-Event-ID": str(final["seq"] - 2)},
             )
 
-    events = run(replay(), 5)
+    events = run(replay(), 15)
     assert [int(i) for i, _, _ in events] == [final["seq"] - 1, final["seq"]]
     assert events[-1][1] == "completed"
+
+
+# -- polling: ETags and long polls ----------------------------------------------------------------
+
+
+def test_etag_304_and_if_none_match_forms(base: str) -> None:
+    done_job = submit(base, "count", n=2)["id"]
+    wait_status(base, done_job, FINAL_STATUSES)
+    url = f"{base}/api/jobs/{done_job}"
+    r = httpx.get(url)
+    tag = r.headers["etag"]
+    assert tag == f'"{done_job}.{r.json()["seq"]}"'
+    for inm in (tag, f"W/{tag}", f'"other.1", {tag}', "*"):
+        r = httpx.get(url, headers={"If-None-Match": inm})
+        assert r.status_code == 304, inm
+        assert r.headers["etag"] == tag
+        assert r.content == b""
+    assert httpx.get(url, headers={"If-None-Match": f'"{done_job}.0"'}).status_code == 200
+
+
+def test_long_poll_times_out_with_304_and_wakes_on_a_change(base: str) -> None:
+    done_job = submit(base, "count", n=2)["id"]
+    wait_status(base, done_job, FINAL_STATUSES)
+    url = f"{base}/api/jobs/{done_job}"
+    tag = httpx.get(url).headers["etag"]
+    started = time.monotonic()
+    r = httpx.get(url, params={"wait": 0.5}, headers={"If-None-Match": tag})
+    assert r.status_code == 304
+    assert r.headers["etag"] == tag
+    assert time.monotonic() - started >= 0.45
+    # A stale ETag answers at once.
+    started = time.monotonic()
+    r = httpx.get(url, params={"wait": 5}, headers={"If-None-Match": f'"{done_job}.0"'})
+    assert r.status_code == 200
+    assert time.monotonic() - started < 3
+    # A change during the wait answers it with the new snapshot.
+    nap = submit(base, "nap", seconds=0.6)["id"]
+    deadline = time.monotonic() + 15
+    while (snap := httpx.get(f"{base}/api/jobs/{nap}")).json()["step"] != "napping":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    started = time.monotonic()
+    r = httpx.get(
+        f"{base}/api/jobs/{nap}",
+        params={"wait": 10},
+        headers={"If-None-Match": snap.headers["etag"]},
+    )
+    elapsed = time.monotonic() - started
+    assert r.status_code == 200
+    assert r.json()["seq"] > snap.json()["seq"]
+    assert r.headers["etag"] == f'"{nap}.{r.json()["seq"]}"'
+    assert elapsed < 5, "the long poll should wake on the change, not wait it out"
 
 
 # -- finished jobs --------------------------------------------------------------------------------
@@ -250,7 +302,7 @@ def test_streams_of_a_finished_job_send_one_final_message_then_close(base: str) 
     final = wait_status(base, job_id, FINAL_STATUSES)
 
     async def go() -> Any:
-        async with httpx.AsyncClient(timeout=5) as client:
+        async with httpx.AsyncClient(timeout=15) as client:
             sse = await sse_events(client, f"{base}/api/jobs/{job_id}/events")
         ws = await ws_messages(ws_url(base, f"/ws/jobs/{job_id}"))
         async with websockets.connect(ws_url(base, "/ws")) as sock:
@@ -403,7 +455,7 @@ def test_ws_cancel_of_a_finished_job_answers_an_error(base: str) -> None:
 
 def test_heartbeats_sse_comments_and_ws_pings(base: str) -> None:
     # Pings go out when a stream is idle: a job that naps without reporting progress.
-    job_id = submit(base, "nap", seconds=2.0)["id"]
+    job_id = submit(base, "nap", seconds=3.0)["id"]
     wait_status(base, job_id, {"running"})
 
     async def sse_pings() -> int:
@@ -417,7 +469,7 @@ def test_heartbeats_sse_comments_and_ws_pings(base: str) -> None:
             async for line in response.aiter_lines():
                 if line == ": ping":
                     pings += 1
-                if pings >= 2 or time.monotonic() - started > 1.5:
+                if pings >= 2 or time.monotonic() - started > 2.5:
                     break
         return pings
 
@@ -425,7 +477,7 @@ def test_heartbeats_sse_comments_and_ws_pings(base: str) -> None:
         pings = 0
         async with websockets.connect(ws_url(base, path)) as ws:
             started = time.monotonic()
-            while pings < 2 and time.monotonic() - started < 1.5:
+            while pings < 2 and time.monotonic() - started < 2.5:
                 if json.loads(await ws.recv()) == {"type": "ping"}:
                     pings += 1
         return pings

@@ -25,7 +25,7 @@ from ..snapshot import make_event
 from ..wire import PING, encode, is_terminal, message
 from .api import errors, principal_of, state_of
 from .auth import Principal
-from .hub import Listener
+from .hub import LISTENER_BUFFER, Listener
 from .state import ServerState
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,9 @@ async def open_stream(state: ServerState, who: Principal, job_id: str, after: in
                         encode(message(event, connected=not record.terminal)),
                     )
                 )
-        last = max([after or 0, *(seq for seq, _, _ in backlog)])
+        # Follow on from the newest seq sent; when the client's seq was beyond the job's (a
+        # reset database, another job's id), that is the snapshot's, not the client's.
+        last = backlog[-1][0] if backlog else (after or 0)
         # A finished job resumed after its final seq has nothing more to say: end at once
         # (a browser's EventSource reconnects after the final event with that seq).
         done = any(final for _, final, _ in backlog) or (not backlog and record.terminal)
@@ -334,27 +336,37 @@ async def ws_many(websocket: WebSocket) -> None:
     who = await _ws_principal(state, websocket)
     if who is None:
         return
-    out: asyncio.Queue[str] = asyncio.Queue()
+    # Bounded: a slow client blocks its forwarders, whose hub listeners then skip to the
+    # newest snapshots (as on /ws/jobs/{id}) instead of this queue growing without end.
+    out: asyncio.Queue[str] = asyncio.Queue(maxsize=LISTENER_BUFFER)
     forwarders: dict[str, asyncio.Task[None]] = {}
 
+    heartbeat = state.settings.heartbeat_seconds
+
     async def forward(stream: Stream, job_id: str) -> None:
-        try:
-            async for item in follow(state, stream, job_id, 1e9):
-                if item is not None:
-                    await out.put(item[2])
-        finally:
-            stream.listener.close()
-            forwarders.pop(job_id, None)
+        # The real heartbeat, so an idle subscription re-checks the store as streams do;
+        # its pings (None) are dropped: send() pings the socket itself.
+        async for item in follow(state, stream, job_id, heartbeat):
+            if item is not None:
+                await out.put(item[2])
 
     async def forward_all(listener: Listener) -> None:
-        try:
-            while True:
-                item = await listener.get()
-                if item is not None:
-                    await out.put(item[2])
-        finally:
+        while True:
+            item = await listener.get()
+            if item is not None:
+                await out.put(item[2])
+
+    def track(key: str, task: asyncio.Task[None], listener: Listener) -> None:
+        forwarders[key] = task
+
+        def done(_: asyncio.Task[None]) -> None:
+            # A done callback, not a `finally:` in the task: a task cancelled before it
+            # started (a quick unsubscribe) never runs its body, and its listener would stay.
             listener.close()
-            forwarders.pop(ALL, None)
+            if forwarders.get(key) is task:  # a new subscription may own the key by now
+                del forwarders[key]
+
+        task.add_done_callback(done)
 
     async def on_message(data: Any) -> bool:
         if not isinstance(data, dict) or data.get("type") not in ("subscribe", "unsubscribe"):
@@ -366,7 +378,7 @@ async def ws_many(websocket: WebSocket) -> None:
                     task.cancel()
             elif ALL not in forwarders and who.job_scope is None:
                 listener = state.hub.listen_all(who.can_see)
-                forwarders[ALL] = asyncio.create_task(forward_all(listener))
+                track(ALL, asyncio.create_task(forward_all(listener)), listener)
             return True
         job_id = data.get("job_id")
         if not isinstance(job_id, str):
@@ -402,10 +414,8 @@ async def ws_many(websocket: WebSocket) -> None:
                 )
             )
             return True
-        forwarders[job_id] = asyncio.create_task(forward(stream, job_id))
+        track(job_id, asyncio.create_task(forward(stream, job_id)), stream.listener)
         return True
-
-    heartbeat = state.settings.heartbeat_seconds
 
     async def send() -> None:
         while True:

@@ -101,7 +101,7 @@ class ModelEngine:
         self.train_seconds = train_seconds
         self.classes: list[str] = [str(c) for c in pipeline.classes_]
         self.description = (
-            f"TF-IDF char n-grams + logistic regression (SGD), trained on {trained_on} "
+            f"TF-IDF char n-grams + logistic regression (SGD), trained on {trained_on:,} "
             "labelled tickets"
         )
 
