@@ -19,6 +19,7 @@ from .app import App, Watch
 from .client import Client
 from .errors import (
     ConfigurationError,
+    DuplicateJob,
     IllegalTransition,
     InvalidArguments,
     JobAlreadyFinished,
@@ -44,6 +45,7 @@ __all__ = [
     "App",
     "Client",
     "ConfigurationError",
+    "DuplicateJob",
     "IllegalTransition",
     "InvalidArguments",
     "Job",

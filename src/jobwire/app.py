@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 from .bus import Bus, open_bus
 from .errors import ConfigurationError, JobNotFound, UnknownTask, WaitTimeout
@@ -124,6 +124,7 @@ class App:
         per_owner_limit: int | None = None,
         dedupe_key: DedupeKey | None = None,
         cache_ttl: float | None = None,
+        dedupe_scope: Literal["owner", "shared"] = "owner",
         retries: int = 0,
         retry_backoff: float = 1.0,
         timeout: float | None = None,
@@ -140,6 +141,7 @@ class App:
         per_owner_limit: int | None = None,
         dedupe_key: DedupeKey | None = None,
         cache_ttl: float | None = None,
+        dedupe_scope: Literal["owner", "shared"] = "owner",
         retries: int = 0,
         retry_backoff: float = 1.0,
         timeout: float | None = None,
@@ -178,6 +180,7 @@ class App:
                 per_owner_limit=per_owner_limit,
                 dedupe_key=dedupe_key,
                 cache_ttl=cache_ttl,
+                dedupe_scope=dedupe_scope,
                 retries=retries,
                 retry_backoff=retry_backoff,
                 timeout=timeout,
@@ -215,16 +218,17 @@ class App:
         t = self.get_task(task)
         values = t.validate(args if args is not None else {})
         now = time.time()
+        owner = owner or self.settings.default_owner
         record = JobRecord(
             id=uuid.uuid4().hex,
             task=t.name,
-            owner=owner or self.settings.default_owner,
+            owner=owner,
             args=values,
             created_at=now,
             run_after=now + delay if delay else now,
             max_attempts=t.options.retries + 1,
             timeout=t.options.timeout,
-            dedupe_key=t.dedupe_key(values),
+            dedupe_key=t.dedupe_key(values, owner),
             estimated_seconds=self._estimate(t.name),
         )
         saved, outcome = self.store.submit(

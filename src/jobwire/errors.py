@@ -42,6 +42,13 @@ class OwnerLimitReached(JobwireError):
     code = "owner_limit_reached"
 
 
+class DuplicateJob(JobwireError):
+    """A job with the same dedupe key is live (or its result cached) and belongs to someone
+    else. Wait for it to finish, or ask its owner to share it."""
+
+    code = "duplicate_job"
+
+
 class JobAlreadyFinished(JobwireError):
     """The job has already finished, so it can no longer be cancelled."""
 

@@ -9,7 +9,7 @@ import string
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
 from pydantic import ConfigDict
@@ -39,6 +39,10 @@ class TaskOptions:
     job with the same key is live, submitting returns that job."""
     cache_ttl: float | None = None
     """Seconds a succeeded job's result is returned for a submit with the same key."""
+    dedupe_scope: Literal["owner", "shared"] = "owner"
+    """``owner``: keys are per owner, so one user never receives another's job. ``shared``:
+    one live job per key for everyone (the HTTP API answers 409 ``duplicate_job`` to a user
+    who may not see the existing job)."""
     retries: int = 0
     retry_backoff: float = 1.0
     """Seconds before the first retry; doubled at each further attempt (at most 5 minutes)."""
@@ -120,18 +124,20 @@ class Task:
         """JSON Schema of the arguments (the REST API and the dashboard's forms use it)."""
         return self.model.model_json_schema()
 
-    def dedupe_key(self, args: Mapping[str, Any]) -> str | None:
-        """The dedupe key for validated ``args``, prefixed with the task name."""
+    def dedupe_key(self, args: Mapping[str, Any], owner: str | None = None) -> str | None:
+        """The dedupe key for validated ``args``: ``task:key``, and ``@owner`` after it when
+        the task's ``dedupe_scope`` is ``owner`` and an owner is given."""
         key = self.options.dedupe_key
         if key is None:
             if not self.options.cache_ttl:
                 return None
-            digest = hashlib.sha256(dumps(_sorted(args)).encode()).hexdigest()[:32]
-            return f"{self.name}:{digest}"
-        if isinstance(key, str):
+            rendered = hashlib.sha256(dumps(_sorted(args)).encode()).hexdigest()[:32]
+        elif isinstance(key, str):
             rendered = key.format(**{f: args[f] for f in self._template_fields})
         else:
             rendered = str(key(**self.python_args(args)))
+        if self.options.dedupe_scope == "owner" and owner is not None:
+            return f"{self.name}:{rendered}@{owner}"
         return f"{self.name}:{rendered}"
 
     # -- submitting ---------------------------------------------------------------------

@@ -65,13 +65,13 @@ def make_app(tmp_path: Path, database_url: str | None = None, **options: Any) ->
 
     @app.task(name="report", dedupe_key="{dataset}", cache_ttl=600)
     def report(progress: Progress, dataset: str, seconds: float = 1.0) -> dict[str, str]:
-        """One live job per dataset, whoever asks; its result is cached."""
-        end = time.monotonic() + seconds
-        progress.update(0, total=None, step="reporting")
-        while time.monotonic() < end:
-            progress.advance()
-            time.sleep(0.02)
-        return {"dataset": dataset}
+        """One live job per dataset and owner; its result is cached."""
+        return _report(progress, dataset, seconds)
+
+    @app.task(name="shared_report", dedupe_key="{dataset}", dedupe_scope="shared")
+    def shared_report(progress: Progress, dataset: str, seconds: float = 1.0) -> dict[str, str]:
+        """One live job per dataset, whoever asks."""
+        return _report(progress, dataset, seconds)
 
     @app.task(name="chatty")
     def chatty(progress: Progress, lines: int = 3) -> int:
@@ -88,3 +88,12 @@ def ws_url(base: str, path: str) -> str:
 
 
 __all__ = ["free_port", "make_app", "running_server", "ws_url"]
+
+
+def _report(progress: Progress, dataset: str, seconds: float) -> dict[str, str]:
+    end = time.monotonic() + seconds
+    progress.update(0, total=None, step="reporting")
+    while time.monotonic() < end:
+        progress.advance()
+        time.sleep(0.02)
+    return {"dataset": dataset}

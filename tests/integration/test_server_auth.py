@@ -562,25 +562,36 @@ def test_serve_insecure_starts_on_a_public_address(tmp_path: Path) -> None:
 # -- dedupe across users --------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Dedupe keys are scoped by task, not owner (docs/guide.md): a submit by user B "
-    "with user A's key answers A's job with a stream token for it, so B may cancel it. "
-    "Needs a product decision (scope keys per owner, or a read-only answer).",
-)
 def test_a_dedupe_answer_does_not_hand_over_another_users_job(world: World) -> None:
+    """Dedupe keys are per owner by default: bob gets his own job, never alice's."""
     base = world.base
     url = f"{base}/api/tasks/report/jobs"
     mine = httpx.post(url, json={"dataset": "d1", "seconds": 5}, headers=bearer(world.alice))
     assert mine.status_code == 202, mine.text
+    again = httpx.post(url, json={"dataset": "d1", "seconds": 5}, headers=bearer(world.alice))
     theirs = httpx.post(url, json={"dataset": "d1", "seconds": 5}, headers=bearer(world.bob))
     try:
-        assert theirs.status_code in (202, 200), theirs.text
-        body = theirs.json()
-        if body["id"] == mine.json()["id"]:
-            r = httpx.post(
-                f"{base}/api/jobs/{body['id']}/cancel", params={"token": body["stream_token"]}
-            )
-            assert r.status_code == 404, "bob cancelled alice's job with the dedupe answer"
+        assert again.status_code == 200 and again.json()["id"] == mine.json()["id"]
+        assert theirs.status_code == 202, theirs.text
+        assert theirs.json()["id"] != mine.json()["id"]
+        assert theirs.json()["owner"] == "bob"
+    finally:
+        for job in (mine, theirs):
+            httpx.post(f"{base}/api/jobs/{job.json()['id']}/cancel",
+                       headers=bearer(world.alice if job is mine else world.bob))
+
+
+def test_a_shared_dedupe_key_answers_409_to_another_user(world: World) -> None:
+    """With dedupe_scope="shared" a second user learns a job exists, never which one."""
+    base = world.base
+    url = f"{base}/api/tasks/shared_report/jobs"
+    mine = httpx.post(url, json={"dataset": "d9", "seconds": 5}, headers=bearer(world.alice))
+    assert mine.status_code == 202, mine.text
+    try:
+        theirs = httpx.post(url, json={"dataset": "d9", "seconds": 5}, headers=bearer(world.bob))
+        assert theirs.status_code == 409, theirs.text
+        error = theirs.json()["error"]
+        assert error["code"] == "duplicate_job"
+        assert mine.json()["id"] not in theirs.text
     finally:
         httpx.post(f"{base}/api/jobs/{mine.json()['id']}/cancel", headers=bearer(world.alice))

@@ -10,6 +10,7 @@ def test_all_is_pinned() -> None:
         "App",
         "Client",
         "ConfigurationError",
+        "DuplicateJob",
         "IllegalTransition",
         "InvalidArguments",
         "Job",

@@ -163,7 +163,21 @@ def test_dedupe_key_template(app: App) -> None:
     assert again.id == first.id
     assert again.outcome == "deduplicated"
     assert other.id != first.id
-    assert app.store.get(first.id).dedupe_key == "classify:f1:ai"
+    assert app.store.get(first.id).dedupe_key == "classify:f1:ai@local"  # per owner
+
+
+def test_dedupe_keys_are_per_owner_unless_shared(app: App) -> None:
+    task = register_classify(app, dedupe_key="{file_id}")
+    alice = task.configure(owner="alice").submit(file_id="f1")
+    bob = task.configure(owner="bob").submit(file_id="f1")
+    assert alice.created and bob.created and alice.id != bob.id
+    shared = app.task(name="shared", dedupe_key="{file_id}", dedupe_scope="shared")(
+        lambda progress, file_id: None
+    )
+    first = shared.configure(owner="alice").submit(file_id="f1")
+    second = shared.configure(owner="bob").submit(file_id="f1")
+    assert second.outcome == "deduplicated" and second.id == first.id
+    assert app.store.get(first.id).dedupe_key == "shared:f1"
 
 
 def test_dedupe_key_callable_gets_python_values(app: App) -> None:

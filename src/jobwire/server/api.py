@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import JobNotFound, ResultNotAvailable
+from ..errors import DuplicateJob, JobNotFound, ResultNotAvailable
 from ..snapshot import JobRecord, snapshot
 from ..status import JobStatus
 from .auth import Principal
@@ -44,7 +44,7 @@ async def principal_of(
     token: Annotated[str | None, Query(description="A stream token for one job")] = None,
 ) -> Principal:
     state = state_of(request)
-    return state.auth.resolve(request.headers.get("authorization"), token)
+    return await state.auth.aresolve(request.headers.get("authorization"), token)
 
 
 State = Annotated[ServerState, Depends(state_of)]
@@ -134,6 +134,14 @@ async def submit(
     state.app.get_task(task)  # 404 before spending a rate-limit token
     state.limiter.take(who.user)
     job = await run_in_threadpool(state.app.submit, task, args or {}, owner=who.user)
+    if not job.created and not who.can_see(job.id, job.owner):
+        # A shared dedupe key matched someone else's job: say so without handing it over.
+        raise DuplicateJob(
+            f"A {task!r} job with the same key is already "
+            + ("running" if not job.record.terminal else "done (its result is cached)")
+            + " for another user. Wait for it to finish, or ask its owner to share it.",
+            task=task,
+        )
     state.hub.note(job.id, job.record.seq, job.owner)
     body: dict[str, Any] = dict(snapshot(job.record))
     body["outcome"] = job.outcome
@@ -178,7 +186,7 @@ async def get_job(
             if etag_matches(inm, current):
                 return Response(status_code=304, headers={"ETag": current})
     if inm and wait:
-        return await _long_poll(state, who, job_id, inm, wait)
+        return await _long_poll(request, state, who, job_id, inm, wait)
     record = await state.avisible(who, job_id)
     tag = etag(record.id, record.seq)
     if etag_matches(inm, tag):
@@ -187,7 +195,7 @@ async def get_job(
 
 
 async def _long_poll(
-    state: ServerState, who: Principal, job_id: str, inm: str, wait: float
+    request: Request, state: ServerState, who: Principal, job_id: str, inm: str, wait: float
 ) -> Response:
     with state.hub.listen(job_id) as listener:  # listen first: no change slips between
         record = await state.avisible(who, job_id)
@@ -196,9 +204,12 @@ async def _long_poll(
             return JSONResponse(snapshot(record), headers={"ETag": tag})
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
-        step = wait if state.trust_bus else min(wait, state.settings.poll_interval * 2)
+        # Wake at least every second to notice a client that went away.
+        step = min(wait, 1.0 if state.trust_bus else state.settings.poll_interval * 2)
         while (left := deadline - loop.time()) > 0:
             item = await listener.get(min(step, left))
+            if item is None and await request.is_disconnected():
+                return Response(status_code=304, headers={"ETag": tag})
             if item is not None and item[0] > record.seq:
                 snap = item[3]["job"]
                 return JSONResponse(snap, headers={"ETag": etag(job_id, snap["seq"])})
@@ -296,7 +307,12 @@ def job_token(job_id: str, state: State, who: Who) -> dict[str, str]:
 
 @router.get("/api/stats", response_model=StatsModel, tags=["server"], responses=errors(401))
 def stats(state: State, who: Who) -> dict[str, Any]:
-    """Jobs by status, and this process's worker and stream counters."""
+    """Your jobs by status (everyone's for an admin), and for admins this process's worker
+    and stream counters."""
+    if who.job_scope is not None:
+        raise JobNotFound("A stream token can only read its own job")
+    if not who.admin:
+        return {"jobs": state.app.store.counts(owner=who.user), "worker": None, "streams": None}
     worker = state.app.worker
     return {
         "jobs": state.app.store.counts(),

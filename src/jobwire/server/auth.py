@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jwt
+from starlette.concurrency import run_in_threadpool
 
 from ..errors import Unauthorized
 
@@ -69,6 +70,18 @@ class Authenticator:
         return self._secret
 
     # -- resolving credentials ------------------------------------------------------------
+
+    async def aresolve(self, authorization: str | None, token: str | None) -> Principal:
+        """:meth:`resolve` for the event loop: an API key not in the cache is looked up in
+        the database on a worker thread, never on the loop."""
+        if not token and self.mode != "none" and authorization:
+            credential = authorization.partition(" ")[2].strip()
+            cached = self._keys.get(credential)
+            if credential.startswith("jw_") and (
+                cached is None or time.monotonic() - cached[0] > KEY_CACHE_SECONDS
+            ):
+                return await run_in_threadpool(self.resolve, authorization, token)
+        return self.resolve(authorization, token)
 
     def resolve(self, authorization: str | None, token: str | None) -> Principal:
         """The principal for an ``Authorization`` header and/or a ``?token=`` parameter."""

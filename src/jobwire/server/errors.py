@@ -22,6 +22,7 @@ STATUS: dict[type[e.JobwireError], int] = {
     e.UnknownTask: 404,
     e.JobNotFound: 404,
     e.OwnerLimitReached: 409,
+    e.DuplicateJob: 409,
     e.JobAlreadyFinished: 409,
     e.JobNotFinished: 409,
     e.ResultNotAvailable: 409,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 LISTENER_BUFFER = 64
 EVERYTHING_BUFFER = 1024
 SEQ_CACHE = 50_000
+SEQ_TRUST = 1.0
 
 
 class Listener:
@@ -94,6 +96,7 @@ class Hub:
         self._listeners: dict[str, set[Listener]] = {}
         self._everything: set[Listener] = set()
         self._seqs: OrderedDict[str, tuple[int, str]] = OrderedDict()
+        self._confirmed: dict[str, float] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sub: Subscription | None = None
         self._thread: threading.Thread | None = None
@@ -138,15 +141,18 @@ class Hub:
 
     def _dispatch(self, batch: list[Event]) -> None:
         seqs = self._seqs
+        now = time.monotonic()
         for event in batch:
             job_id = event["job"]["id"]
             seq = event["seq"]
             known = seqs.get(job_id)
             if known is None or seq > known[0]:
                 seqs[job_id] = (seq, event["job"]["owner"])
+                self._confirmed[job_id] = now
                 seqs.move_to_end(job_id)
                 if len(seqs) > SEQ_CACHE:
-                    seqs.popitem(last=False)
+                    old, _ = seqs.popitem(last=False)
+                    self._confirmed.pop(old, None)
             listeners = self._listeners.get(job_id)
             if not listeners and not self._everything:
                 continue
@@ -183,19 +189,28 @@ class Hub:
                 del self._listeners[listener.job_id]
 
     def known(self, job_id: str) -> tuple[int, str] | None:
-        """``(seq, owner)``: the newest seq the hub has seen for this job, if any."""
-        return self._seqs.get(job_id)
+        """``(seq, owner)``: the newest seq seen for this job, if it was confirmed (by an
+        event or a store read) less than ``SEQ_TRUST`` seconds ago. Older entries are not
+        trusted: a change made where this process's bus cannot see it (a lost pub/sub
+        message, a cancel from another process on a memory bus) must show within that time."""
+        known = self._seqs.get(job_id)
+        if known is None or time.monotonic() - self._confirmed.get(job_id, 0.0) > SEQ_TRUST:
+            return None
+        return known
 
     def note(self, job_id: str, seq: int, owner: str) -> None:
         """Remember a seq read from the store (never moving backwards)."""
         known = self._seqs.get(job_id)
-        if known is None or seq > known[0]:
+        if known is None or seq >= known[0]:
             self._seqs[job_id] = (seq, owner)
+            self._confirmed[job_id] = time.monotonic()
             if len(self._seqs) > SEQ_CACHE:
-                self._seqs.popitem(last=False)
+                old, _ = self._seqs.popitem(last=False)
+                self._confirmed.pop(old, None)
 
     def forget(self, job_id: str) -> None:
         self._seqs.pop(job_id, None)
+        self._confirmed.pop(job_id, None)
 
     @property
     def listeners(self) -> int:

@@ -7,7 +7,10 @@ from collections.abc import Iterator
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from starlette.exceptions import HTTPException
 
+from .api import Who, errors
+from .errors import ErrorResponse
 from .state import ServerState
 
 router = APIRouter()
@@ -49,10 +52,17 @@ class _Collector:
     "/metrics",
     tags=["server"],
     response_class=Response,
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        **errors(401),
+        403: {"model": ErrorResponse, "description": "Not an admin"},
+    },
 )
-def metrics(request: Request) -> Response:
-    """Prometheus text format."""
+def metrics(request: Request, who: Who) -> Response:
+    """Prometheus text format. With authentication on, an admin's credential is needed (a
+    scraper sends an API key made with `jobwire keys create --role admin`)."""
+    if not who.admin or who.job_scope is not None:
+        raise HTTPException(403, "Metrics need an admin credential")
     state: ServerState = request.app.state.jobwire
     registry = CollectorRegistry()
     registry.register(_Collector(state))

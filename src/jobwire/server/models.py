@@ -76,4 +76,4 @@ class TaskList(BaseModel):
 class StatsModel(BaseModel):
     jobs: dict[str, int]
     worker: dict[str, int] | None
-    streams: dict[str, int]
+    streams: dict[str, int] | None

@@ -49,6 +49,7 @@ class ServerState:
             if self._started:
                 return
             self.app.store.upgrade()
+            _ = self.auth.secret  # read (or create) the stream-token secret now, not mid-request
             if self.run_workers:
                 self.app.start()
             self.hub.start(asyncio.get_running_loop())

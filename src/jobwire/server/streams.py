@@ -199,7 +199,7 @@ def _type_of(text: str) -> str:
 
 async def _ws_principal(state: ServerState, websocket: WebSocket) -> Principal | None:
     try:
-        return state.auth.resolve(
+        return await state.auth.aresolve(
             websocket.headers.get("authorization"), websocket.query_params.get("token")
         )
     except Unauthorized as exc:

@@ -174,8 +174,8 @@ class Store(ABC):
         """Delete jobs that ended before ``older_than`` (UNIX time); return how many."""
 
     @abstractmethod
-    def counts(self) -> dict[str, int]:
-        """Jobs by status."""
+    def counts(self, owner: str | None = None) -> dict[str, int]:
+        """Jobs by status (of one owner, when given)."""
 
     @abstractmethod
     def close(self) -> None: ...

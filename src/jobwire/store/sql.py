@@ -893,11 +893,12 @@ class SQLStore(Store):
                 conn.execute(meta.insert().values(key=key, value=value))
         return str(value)
 
-    def counts(self) -> dict[str, int]:
+    def counts(self, owner: str | None = None) -> dict[str, int]:
+        query = sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)
+        if owner is not None:
+            query = query.where(jobs.c.owner == owner)
         with self._read() as conn:
-            rows = conn.execute(
-                sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)
-            ).all()
+            rows = conn.execute(query).all()
         out = {s.value: 0 for s in JobStatus}
         out.update({status: n for status, n in rows})
         return out
