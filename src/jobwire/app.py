@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Literal, overload
 
@@ -43,6 +43,13 @@ from .worker import Worker
 logger = logging.getLogger(__name__)
 
 _HISTORY_TTL = 10.0
+
+
+def new_job_id() -> str:
+    """32 hex digits: the milliseconds since the epoch, then 80 random bits. Ids sort by
+    creation time, so inserts append to the primary-key index instead of landing on random
+    pages (which makes every commit write more)."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 class App:
@@ -220,7 +227,7 @@ class App:
         now = time.time()
         owner = owner or self.settings.default_owner
         record = JobRecord(
-            id=uuid.uuid4().hex,
+            id=new_job_id(),
             task=t.name,
             owner=owner,
             args=values,

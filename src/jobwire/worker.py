@@ -25,7 +25,7 @@ from .executors import Executor, make_executor
 from .progress import Progress
 from .snapshot import EventKind, JobRecord, dumps
 from .status import JobStatus
-from .store import Finish, Report
+from .store import Claim, Finish, Report
 
 if TYPE_CHECKING:
     from .app import App
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
+#: Prefetch only while attempts take less than this many seconds on average.
+PREFETCH_BELOW = 0.05
 
 
 @dataclass(eq=False)
@@ -91,6 +93,7 @@ class Worker:
         self._claiming = True
         self._thread: threading.Thread | None = None
         self._history_cache: dict[str, tuple[float, float | None]] = {}
+        self._avg_duration: float | None = None
         self.stats = {
             "claimed": 0,
             "succeeded": 0,
@@ -185,13 +188,14 @@ class Worker:
                 finishes, self._finishes = self._finishes, []
                 stopping = self._stopping
             try:
-                if reports or finishes:
-                    self._flush(reports, finishes)
+                now = time.monotonic()
+                claim = None
+                if not stopping and (self._can_claim() or now >= self._next_poll):
+                    claim = self._claim_request()
+                if reports or finishes or claim is not None:
+                    self._flush(reports, finishes, claim)
                 if stopping:
                     return
-                now = time.monotonic()
-                if self._can_claim() or now >= self._next_poll:
-                    self._claim()
                 if now >= next_tick:
                     next_tick = now + interval
                     self._tick()
@@ -215,29 +219,38 @@ class Worker:
 
     _next_poll = 0.0
 
-    def _can_claim(self) -> bool:
-        return self._claiming and self._more_work and len(self._running) < self.concurrency
+    def _capacity(self) -> int:
+        """Attempts to hold: the workers, plus a prefetch while jobs are short.
 
-    def _claim(self) -> None:
-        slots = self.concurrency - len(self._running)
+        Claiming ahead saves a transaction per job when jobs take milliseconds. A prefetched
+        job already shows ``running``, so there is none while jobs take longer than
+        ``PREFETCH_BELOW`` seconds: a long job never hides queued ones behind it."""
+        avg = self._avg_duration
+        if avg is None or avg >= PREFETCH_BELOW:
+            return self.concurrency
+        return self.concurrency * (8 if avg < PREFETCH_BELOW / 10 else 2)
+
+    def _can_claim(self) -> bool:
+        return self._claiming and self._more_work and len(self._running) < self._capacity()
+
+    def _claim_request(self) -> Claim | None:
+        slots = self._capacity() - len(self._running)
         if slots <= 0 or not self._claiming:
-            return
-        app = self.app
+            return None
         limits = {
             t.name: t.options.max_concurrency
-            for t in app.tasks.values()
+            for t in self.app.tasks.values()
             if t.options.max_concurrency
         }
-        claimed = app.store.claim(
-            self.id, slots, tasks=list(app.tasks), limits=limits, lease_seconds=self.lease_seconds
-        )
-        self._more_work = len(claimed) == slots
+        return Claim(slots, list(self.app.tasks), limits, self.lease_seconds)
+
+    def _claimed(self, claim: Claim, claimed: list[JobRecord]) -> None:
+        self._more_work = len(claimed) == claim.slots
         self._next_poll = time.monotonic() + self.poll_interval
         if not claimed:
             return
         self.stats["claimed"] += len(claimed)
-        app.bus.publish([event for _, event in claimed])
-        for record, _ in claimed:
+        for record in claimed:
             run = self._make_run(record)
             self._running[record.id] = run
             self.executor.submit(run)
@@ -252,7 +265,7 @@ class Worker:
             progress=Progress(record.id, interval=self.app.progress_interval),
             eta=eta,
             started=now,
-            deadline=now + task.options.timeout if task.options.timeout else None,
+            deadline=None,  # set when the attempt starts running
         )
         run.progress._sink = lambda p, kind, log: self.report(run, kind, log)
         eta.start()
@@ -266,8 +279,12 @@ class Worker:
             self._history_cache[task] = cached = (now, prior)
         return cached[1]
 
-    def _flush(self, reports: list[Report], finishes: list[tuple[Run, Finish]]) -> None:
-        result = self.app.store.write(self.id, reports, [f for _, f in finishes])
+    def _flush(
+        self, reports: list[Report], finishes: list[tuple[Run, Finish]], claim: Claim | None
+    ) -> None:
+        result = self.app.store.write(self.id, reports, [f for _, f in finishes], claim)
+        if claim is not None:
+            self._claimed(claim, result.claimed)
         self.app.bus.publish(result.events)
         for job_id in result.cancel_requested:
             self.request_cancel(job_id)
@@ -360,7 +377,15 @@ class Worker:
 
     def execute(self, run: Run, call: Any) -> None:
         """Run one attempt with ``call(run, kwargs)`` and record how it ended."""
+        if run.ended:  # cancelled, timed out or handed back while it waited in the queue
+            self._done(run)
+            return
+        run.started = time.monotonic()  # a prefetched attempt starts now, not at its claim
+        if run.task.options.timeout:
+            run.deadline = run.started + run.task.options.timeout
+        run.eta.start()
         try:
+            run.progress.check()  # cancelled while it waited: do not start it at all
             kwargs = run.task.python_args(run.record.args)
             if run.task.progress_param:
                 kwargs[run.task.progress_param] = run.progress
@@ -380,6 +405,9 @@ class Worker:
         self._done(run)
 
     def _done(self, run: Run) -> None:
+        took = time.monotonic() - run.started
+        avg = self._avg_duration
+        self._avg_duration = took if avg is None else 0.8 * avg + 0.2 * took
         with self._cond:
             self._running.pop(run.job_id, None)
             self._more_work = True

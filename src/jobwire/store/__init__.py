@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import ApiKey, Finish, Page, Report, Store, SubmitOutcome, WriteResult
+from .base import ApiKey, Claim, Finish, Page, Report, Store, SubmitOutcome, WriteResult
 
 
 def open_store(url: str) -> Store:
@@ -14,6 +14,7 @@ def open_store(url: str) -> Store:
 
 __all__ = [
     "ApiKey",
+    "Claim",
     "Finish",
     "Page",
     "Report",

@@ -55,9 +55,21 @@ class Finish:
     duration: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Ask :meth:`Store.write` to also claim up to ``slots`` jobs in the same transaction."""
+
+    slots: int
+    tasks: Sequence[str]
+    limits: Mapping[str, int]
+    lease_seconds: float
+
+
 @dataclass(slots=True)
 class WriteResult:
     events: list[Event] = field(default_factory=list)
+    claimed: list[JobRecord] = field(default_factory=list)
+    """Jobs claimed by the ``claim`` part of the write (their events are in ``events``)."""
     rejected: list[str] = field(default_factory=list)
     """Jobs whose attempt no longer holds the lease: their writes were dropped."""
     cancel_requested: set[str] = field(default_factory=set)
@@ -131,10 +143,15 @@ class Store(ABC):
 
     @abstractmethod
     def write(
-        self, worker_id: str, reports: Sequence[Report], finishes: Sequence[Finish]
+        self,
+        worker_id: str,
+        reports: Sequence[Report],
+        finishes: Sequence[Finish],
+        claim: Claim | None = None,
     ) -> WriteResult:
-        """Record progress and finished attempts in one transaction. Writes from an attempt
-        that lost its lease are rejected."""
+        """Record progress and finished attempts, and claim new jobs, in one transaction.
+        Writes from an attempt that lost its lease are rejected; a progress report is
+        dropped when the same batch finishes its job (the finish carries the counts)."""
 
     @abstractmethod
     def renew(self, worker_id: str, lease_seconds: float) -> set[str]:

@@ -27,7 +27,7 @@ from .. import status as sm
 from ..errors import JobAlreadyFinished, JobNotFinished, JobNotFound, OwnerLimitReached
 from ..snapshot import Event, EventKind, JobRecord, dumps, loads, make_event
 from ..status import ACTIVE, LIVE, TERMINAL, JobStatus
-from .base import ApiKey, Finish, Page, Report, Store, SubmitOutcome, WriteResult
+from .base import ApiKey, Claim, Finish, Page, Report, Store, SubmitOutcome, WriteResult
 from .tables import api_keys, events, history, jobs, meta, results
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ _REPORT = (
         jobs.c.id == _B("b_id"),
         jobs.c.attempt == _B("b_attempt"),
         jobs.c.lease_owner == _B("b_worker"),
-        jobs.c.status.in_(_ACTIVE),
+        sa.or_(*(jobs.c.status == s for s in _ACTIVE)),  # static SQL: no IN re-expansion
     )
     .values(
         current=_B("b_current"),
@@ -384,7 +384,8 @@ class SQLStore(Store):
             values = _row_values(job, now)
             conn.execute(_INSERT_JOB, values)
             created = record_from_row(values)
-            conn.execute(_INSERT_EVENT, _event_row(make_event(created, "status"), now))
+            # No event row for "queued": the job row is that snapshot, and a stream that
+            # resumes from before the first stored event is sent the snapshot anyway.
             return created, "created"
 
     def get(self, job_id: str) -> JobRecord | None:
@@ -438,60 +439,76 @@ class SQLStore(Store):
     ) -> builtins.list[tuple[JobRecord, Event]]:
         if slots <= 0 or not tasks:
             return []
-        now = time.time()
         with self._write() as conn:
-            self._advisory_lock(conn, _CLAIM_LOCK)
-            room: dict[str, int] = {}
-            if limits:
-                running: dict[str, int] = dict(
-                    conn.execute(
-                        sa.select(jobs.c.task, sa.func.count())
-                        .where(jobs.c.status == "running", jobs.c.task.in_(list(limits)))
-                        .group_by(jobs.c.task)
-                    ).all()
-                )
-                room = {t: lim - running.get(t, 0) for t, lim in limits.items()}
-            allowed = [t for t in tasks if room.get(t, 1) > 0]
-            if not allowed:
-                return []
-            candidates = conn.execute(
-                _CANDIDATES,
-                {"b_now": now, "b_tasks": allowed, "b_limit": slots * 4 if limits else slots},
-            ).all()
-            chosen: builtins.list[str] = []
-            for job_id, task in candidates:
-                if task in room:
-                    if room[task] <= 0:
-                        continue
-                    room[task] -= 1
-                chosen.append(job_id)
-                if len(chosen) == slots:
-                    break
-            if not chosen:
-                return []
-            rows = conn.execute(
-                _CLAIM,
-                {
-                    "b_ids": chosen,
-                    "b_now": now,
-                    "b_worker": worker_id,
-                    "b_until": now + lease_seconds,
-                },
-            ).all()
-            claimed = [record_from_row(r) for r in rows]
-            claimed.sort(key=lambda j: (j.created_at, j.id))
-            out = [(job, make_event(job, "status")) for job in claimed]
-            conn.execute(events.insert(), [_event_row(ev, now) for _, ev in out])
+            return self._claim(
+                conn, worker_id, Claim(slots, tasks, limits, lease_seconds), time.time()
+            )
+
+    def _claim(
+        self, conn: Connection, worker_id: str, claim: Claim, now: float
+    ) -> builtins.list[tuple[JobRecord, Event]]:
+        slots, tasks, limits = claim.slots, claim.tasks, claim.limits
+        if slots <= 0 or not tasks:
+            return []
+        self._advisory_lock(conn, _CLAIM_LOCK)
+        room: dict[str, int] = {}
+        if limits:
+            running: dict[str, int] = dict(
+                conn.execute(
+                    sa.select(jobs.c.task, sa.func.count())
+                    .where(jobs.c.status == "running", jobs.c.task.in_(list(limits)))
+                    .group_by(jobs.c.task)
+                ).all()
+            )
+            room = {t: lim - running.get(t, 0) for t, lim in limits.items()}
+        allowed = [t for t in tasks if room.get(t, 1) > 0]
+        if not allowed:
+            return []
+        candidates = conn.execute(
+            _CANDIDATES,
+            {"b_now": now, "b_tasks": allowed, "b_limit": slots * 4 if limits else slots},
+        ).all()
+        chosen: builtins.list[str] = []
+        for job_id, task in candidates:
+            if task in room:
+                if room[task] <= 0:
+                    continue
+                room[task] -= 1
+            chosen.append(job_id)
+            if len(chosen) == slots:
+                break
+        if not chosen:
+            return []
+        rows = conn.execute(
+            _CLAIM,
+            {
+                "b_ids": chosen,
+                "b_now": now,
+                "b_worker": worker_id,
+                "b_until": now + claim.lease_seconds,
+            },
+        ).all()
+        claimed = [record_from_row(r) for r in rows]
+        claimed.sort(key=lambda j: (j.created_at, j.id))
+        out = [(job, make_event(job, "status")) for job in claimed]
+        conn.execute(_INSERT_EVENT, [_event_row(ev, now) for _, ev in out])
         return out
 
     def write(
-        self, worker_id: str, reports: Sequence[Report], finishes: Sequence[Finish]
+        self,
+        worker_id: str,
+        reports: Sequence[Report],
+        finishes: Sequence[Finish],
+        claim: Claim | None = None,
     ) -> WriteResult:
         result = WriteResult()
-        if not reports and not finishes:
+        if not reports and not finishes and (claim is None or claim.slots <= 0):
             return result
         now = time.time()
         event_rows: builtins.list[dict[str, Any]] = []
+        if finishes and reports:
+            ending = {f.job_id for f in finishes}
+            reports = [r for r in reports if r.kind != "progress" or r.job_id not in ending]
         with self._write() as conn:
             for rep in reports:
                 row = conn.execute(
@@ -527,7 +544,11 @@ class SQLStore(Store):
             if finishes:
                 self._finish(conn, worker_id, finishes, now, result, event_rows)
             if event_rows:
-                conn.execute(events.insert(), event_rows)
+                conn.execute(_INSERT_EVENT, event_rows)
+            if claim is not None and claim.slots > 0:
+                for job, event in self._claim(conn, worker_id, claim, now):
+                    result.claimed.append(job)
+                    result.events.append(event)
         return result
 
     def _finish(

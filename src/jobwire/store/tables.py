@@ -36,17 +36,31 @@ jobs = sa.Table(
     sa.Column("dedupe_key", sa.String(500)),
     # Equal to dedupe_key while the job is live, NULL once it ended: the unique index on it
     # is what guarantees one live job per key, under any concurrency, on every database.
-    sa.Column("live_key", sa.String(500), unique=True),
+    sa.Column("live_key", sa.String(500)),
     sa.Column("run_after", sa.Double, nullable=False),
     sa.Column("timeout", sa.Double),
     sa.Column("lease_owner", sa.String(64)),
     sa.Column("lease_expires_at", sa.Double),
     sa.Index("jobwire_jobs_claim", "status", "created_at", "id"),
     sa.Index("jobwire_jobs_owner", "owner", "task", "status"),
-    sa.Index("jobwire_jobs_dedupe", "dedupe_key", "status", "finished_at"),
+    # Partial indexes: only jobs with a dedupe key have entries, so plain jobs pay nothing.
+    sa.Index(
+        "jobwire_jobs_live_key",
+        "live_key",
+        unique=True,
+        sqlite_where=sa.text("live_key IS NOT NULL"),
+        postgresql_where=sa.text("live_key IS NOT NULL"),
+    ),
+    sa.Index(
+        "jobwire_jobs_dedupe",
+        "dedupe_key",
+        "status",
+        "finished_at",
+        sqlite_where=sa.text("dedupe_key IS NOT NULL"),
+        postgresql_where=sa.text("dedupe_key IS NOT NULL"),
+    ),
     sa.Index("jobwire_jobs_finished", "status", "finished_at"),
     sa.Index("jobwire_jobs_created", "created_at", "id"),
-    sa.Index("jobwire_jobs_lease", "lease_owner"),
 )
 
 events = sa.Table(

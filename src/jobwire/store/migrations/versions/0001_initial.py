@@ -42,7 +42,7 @@ def upgrade() -> None:
         sa.Column("error_message", sa.Text),
         sa.Column("error_details", sa.Text),
         sa.Column("dedupe_key", sa.String(500)),
-        sa.Column("live_key", sa.String(500), unique=True),
+        sa.Column("live_key", sa.String(500)),
         sa.Column("run_after", sa.Double, nullable=False),
         sa.Column("timeout", sa.Double),
         sa.Column("lease_owner", sa.String(64)),
@@ -50,10 +50,27 @@ def upgrade() -> None:
     )
     op.create_index("jobwire_jobs_claim", "jobwire_jobs", ["status", "created_at", "id"])
     op.create_index("jobwire_jobs_owner", "jobwire_jobs", ["owner", "task", "status"])
-    op.create_index("jobwire_jobs_dedupe", "jobwire_jobs", ["dedupe_key", "status", "finished_at"])
+    # Partial indexes: only jobs with a dedupe key have entries, so plain jobs pay nothing.
+    # The unique one guarantees one live job per key under any concurrency.
+    live = sa.text("live_key IS NOT NULL")
+    keyed = sa.text("dedupe_key IS NOT NULL")
+    op.create_index(
+        "jobwire_jobs_live_key",
+        "jobwire_jobs",
+        ["live_key"],
+        unique=True,
+        sqlite_where=live,
+        postgresql_where=live,
+    )
+    op.create_index(
+        "jobwire_jobs_dedupe",
+        "jobwire_jobs",
+        ["dedupe_key", "status", "finished_at"],
+        sqlite_where=keyed,
+        postgresql_where=keyed,
+    )
     op.create_index("jobwire_jobs_finished", "jobwire_jobs", ["status", "finished_at"])
     op.create_index("jobwire_jobs_created", "jobwire_jobs", ["created_at", "id"])
-    op.create_index("jobwire_jobs_lease", "jobwire_jobs", ["lease_owner"])
     op.create_table(
         "jobwire_events",
         sa.Column("job_id", sa.String(32), primary_key=True),
