@@ -45,13 +45,20 @@ def db(env) -> Iterator[App]:
 
 
 def cli(env, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*JOBWIRE, *args], env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [*JOBWIRE, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def start_worker(env) -> subprocess.Popen[str]:
-    return subprocess.Popen([*JOBWIRE, "worker", "tests.apps.sample:app"], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [*JOBWIRE, "worker", "tests.apps.sample:app"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
@@ -86,8 +93,11 @@ def test_killed_worker_job_is_recovered(env, db, task, expected_status, expected
     try:
         job = db.submit(task, {"seconds": 2.0, "items": 20})
         running = wait_for(
-            lambda: (j := db.get(job.id)).status == JobStatus.RUNNING and j.record.current > 2
-            and j, what="the job to run on the first worker")
+            lambda: (
+                (j := db.get(job.id)).status == JobStatus.RUNNING and j.record.current > 2 and j
+            ),
+            what="the job to run on the first worker",
+        )
         assert running.record.attempt == 1
         first.send_signal(signal.SIGKILL)
         first.communicate(timeout=10)
@@ -107,8 +117,7 @@ def test_killed_worker_job_is_recovered(env, db, task, expected_status, expected
 
 
 def test_run_draws_progress_and_prints_the_result(env) -> None:
-    out = cli(env, "run", "tests.apps.sample:app", "count", "--arg", "n=50", "--arg",
-              "delay=0.01")
+    out = cli(env, "run", "tests.apps.sample:app", "count", "--arg", "n=50", "--arg", "delay=0.01")
     assert out.returncode == 0, out.stderr
     assert "succeeded" in out.stdout
     assert "50/50 (100%)" in out.stdout
@@ -129,15 +138,29 @@ def test_run_reports_failures_and_bad_arguments(env) -> None:
 
 def test_ctrl_c_cancels_the_job(env, db) -> None:
     proc = subprocess.Popen(
-        [*JOBWIRE, "run", "tests.apps.sample:app", "slow_once", "--arg", "seconds=20",
-         "--arg", "items=200"],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            *JOBWIRE,
+            "run",
+            "tests.apps.sample:app",
+            "slow_once",
+            "--arg",
+            "seconds=20",
+            "--arg",
+            "items=200",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        job = wait_for(lambda: next(iter(db.list(status="running").jobs), None),
-                       what="the job to start")
+        job = wait_for(
+            lambda: next(iter(db.list(status="running").jobs), None), what="the job to start"
+        )
         wait_for(lambda: db.get(job.id).record.current > 2, what="progress")
         proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=30)
+        _, stderr = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from tests.conftest import require_service
 
 ROOT = Path(__file__).resolve().parents[2]

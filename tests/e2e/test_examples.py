@@ -33,7 +33,12 @@ def uvicorn_server(target: str, cwd: Path) -> Iterator[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", target, "--port", str(port), "--log-level", "warning"],
-        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
@@ -80,9 +85,10 @@ def test_flask_beside(tmp_path) -> None:
         assert httpx.get(base + "/jobwire/static/jobwire.js").status_code == 200
         started = httpx.post(base + "/reports")
         assert started.status_code == 202
-        with httpx.Client(base_url=base) as client, connect_sse(
-            client, "GET", started.json()["events"]
-        ) as source:
+        with (
+            httpx.Client(base_url=base) as client,
+            connect_sse(client, "GET", started.json()["events"]) as source,
+        ):
             events = [(e.event, json.loads(e.data)) for e in source.iter_sse()]
         assert events[-1][0] == "completed"
         assert events[-1][1]["job"]["current"] == 50

@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from tests.conftest import require_service
 
 from jobwire.bus import Bus, MemoryBus, RedisBus, Subscription, open_bus
 from jobwire.bus.base import LISTENER_BUFFER
 from jobwire.errors import ConfigurationError
 from jobwire.snapshot import Event, JobRecord, make_event
 from jobwire.status import JobStatus
+from tests.conftest import require_service
 
 REDIS_URL = os.environ.get("JOBWIRE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TERMINAL = ("succeeded", "failed", "cancelled")

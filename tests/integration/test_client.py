@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.integration.server_fixtures import TcpProxy, free_socket, running_server
 
 from jobwire import (
     App,
@@ -34,6 +33,7 @@ from jobwire import (
 )
 from jobwire.client import RemoteJob, StreamLost
 from jobwire.errors import InvalidCursor, RateLimited, Unauthorized
+from tests.integration.server_fixtures import TcpProxy, free_socket, running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 FINAL = {"completed", "failed", "cancelled"}

@@ -577,8 +577,10 @@ def test_a_dedupe_answer_does_not_hand_over_another_users_job(world: World) -> N
         assert theirs.json()["owner"] == "bob"
     finally:
         for job in (mine, theirs):
-            httpx.post(f"{base}/api/jobs/{job.json()['id']}/cancel",
-                       headers=bearer(world.alice if job is mine else world.bob))
+            httpx.post(
+                f"{base}/api/jobs/{job.json()['id']}/cancel",
+                headers=bearer(world.alice if job is mine else world.bob),
+            )
 
 
 def test_a_shared_dedupe_key_answers_409_to_another_user(world: World) -> None:

@@ -19,8 +19,9 @@ import httpx
 import pytest
 import websockets
 from httpx_sse import aconnect_sse
-from tests.conftest import require_service
 from websockets.exceptions import ConnectionClosed
+
+from tests.conftest import require_service
 
 from .server_util import free_port, ws_url
 

@@ -117,8 +117,9 @@ class StoreContract:
         assert outcome == "created"
         return job
 
-    def claim_one(self, store: SQLStore, task: str = "classify", worker: str = "w1",
-                  lease: float = LEASE) -> JobRecord:
+    def claim_one(
+        self, store: SQLStore, task: str = "classify", worker: str = "w1", lease: float = LEASE
+    ) -> JobRecord:
         claimed = store.claim(worker, 1, tasks=[task], limits={}, lease_seconds=lease)
         assert len(claimed) == 1
         return claimed[0][0]
@@ -278,8 +279,7 @@ class StoreContract:
     def test_cursor_paging_visits_every_job_once(self, store: SQLStore) -> None:
         t0 = time.time() - 100
         made = [self.submit(store, created_at=t0 + i // 3) for i in range(10)]  # ties
-        expected = [j.id for j in sorted(made, key=lambda j: (j.created_at, j.id),
-                                         reverse=True)]
+        expected = [j.id for j in sorted(made, key=lambda j: (j.created_at, j.id), reverse=True)]
         seen: list[str] = []
         cursor = None
         pages = 0
@@ -355,8 +355,7 @@ class StoreContract:
         t0 = time.time() - 100
         a = [self.submit(store, task="a", created_at=t0 + i) for i in range(3)]
         b = self.submit(store, task="b", created_at=t0 + 10)
-        claimed = store.claim("w1", 10, tasks=["a", "b"], limits={"a": 1},
-                              lease_seconds=LEASE)
+        claimed = store.claim("w1", 10, tasks=["a", "b"], limits={"a": 1}, lease_seconds=LEASE)
         assert sorted(job.id for job, _ in claimed) == sorted([a[0].id, b.id])
         # Another worker: "a" is at its limit everywhere.
         assert store.claim("w2", 10, tasks=["a"], limits={"a": 1}, lease_seconds=LEASE) == []
@@ -405,16 +404,33 @@ class StoreContract:
     def test_reports_update_the_snapshot_with_growing_seq(self, store: SQLStore) -> None:
         self.submit(store)
         job = self.claim_one(store)
-        res = store.write("w1", [
-            report(job, 1, total=3, step="processing", message="one", eta_seconds=2.0,
-                   rate=1.0),
-            report(job, 2, total=3, step="processing", message="two"),
-        ], [])
+        res = store.write(
+            "w1",
+            [
+                report(
+                    job, 1, total=3, step="processing", message="one", eta_seconds=2.0, rate=1.0
+                ),
+                report(job, 2, total=3, step="processing", message="two"),
+            ],
+            [],
+        )
         assert res.rejected == []
-        res2 = store.write("w1", [
-            report(job, 3, total=3, step="saving", kind="log", log="done counting",
-                   eta_seconds=0.5, rate=4.0),
-        ], [])
+        res2 = store.write(
+            "w1",
+            [
+                report(
+                    job,
+                    3,
+                    total=3,
+                    step="saving",
+                    kind="log",
+                    log="done counting",
+                    eta_seconds=0.5,
+                    rate=4.0,
+                ),
+            ],
+            [],
+        )
         seqs = [e["seq"] for e in res.events + res2.events]
         assert seqs == [3, 4, 5]
         assert [e["job"]["current"] for e in res.events + res2.events] == [1, 2, 3]
@@ -437,10 +453,21 @@ class StoreContract:
     def test_finish_succeeded_stores_result_and_history(self, store: SQLStore) -> None:
         self.submit(store)
         job = self.claim_one(store)
-        res = store.write("w1", [report(job, 10, total=10)], [
-            finish(job, S.SUCCEEDED, current=10, total=10, step="saving",
-                   result='{"labels": 10}', duration=2.5),
-        ])
+        res = store.write(
+            "w1",
+            [report(job, 10, total=10)],
+            [
+                finish(
+                    job,
+                    S.SUCCEEDED,
+                    current=10,
+                    total=10,
+                    step="saving",
+                    result='{"labels": 10}',
+                    duration=2.5,
+                ),
+            ],
+        )
         assert res.rejected == []
         # The progress report is dropped: the finish in the same batch carries its counts.
         assert [e["seq"] for e in res.events] == [3]
@@ -470,13 +497,26 @@ class StoreContract:
     def test_finish_failed_keeps_the_error(self, store: SQLStore) -> None:
         self.submit(store)
         job = self.claim_one(store)
-        store.write("w1", [], [finish(job, S.FAILED, error_code="ValueError",
-                                      error_message="bad row 3",
-                                      error_details={"row": 3})])
+        store.write(
+            "w1",
+            [],
+            [
+                finish(
+                    job,
+                    S.FAILED,
+                    error_code="ValueError",
+                    error_message="bad row 3",
+                    error_details={"row": 3},
+                )
+            ],
+        )
         got = store.get(job.id)
         assert got is not None and got.status == S.FAILED
         assert (got.error_code, got.error_message, got.error_details) == (
-            "ValueError", "bad row 3", {"row": 3})
+            "ValueError",
+            "bad row 3",
+            {"row": 3},
+        )
         assert store.result(job.id) is None
         assert store.history("classify") == []
         assert store.events(job.id)[-1]["job"]["error"]["code"] == "ValueError"
@@ -529,22 +569,27 @@ class StoreContract:
         assert got is not None and got.status == S.SUCCEEDED
         assert store.result(job.id) == '"first"'
 
-    def test_a_repeated_finish_in_one_batch_does_not_spoil_the_batch(
-        self, store: SQLStore
-    ) -> None:
+    def test_a_repeated_finish_in_one_batch_does_not_spoil_the_batch(self, store: SQLStore) -> None:
         t0 = time.time() - 100
         self.submit(store, created_at=t0)
         self.submit(store, created_at=t0 + 1)
-        a, b = (job for job, _ in store.claim("w1", 2, tasks=["classify"], limits={},
-                                              lease_seconds=LEASE))
-        res = store.write("w1", [], [
-            finish(a, S.SUCCEEDED, result='"a"'),
-            finish(a, S.FAILED, error_code="late"),
-            finish(b, S.SUCCEEDED, result='"b"'),
-        ])
+        a, b = (
+            job
+            for job, _ in store.claim("w1", 2, tasks=["classify"], limits={}, lease_seconds=LEASE)
+        )
+        res = store.write(
+            "w1",
+            [],
+            [
+                finish(a, S.SUCCEEDED, result='"a"'),
+                finish(a, S.FAILED, error_code="late"),
+                finish(b, S.SUCCEEDED, result='"b"'),
+            ],
+        )
         assert res.rejected == [a.id]
         assert [(e["job"]["id"], e["job"]["status"]) for e in res.events] == [
-            (a.id, "succeeded"), (b.id, "succeeded")
+            (a.id, "succeeded"),
+            (b.id, "succeeded"),
         ]
         assert store.get(a.id).status == S.SUCCEEDED
         assert store.get(b.id).status == S.SUCCEEDED
@@ -572,8 +617,7 @@ class StoreContract:
         t0 = time.time() - 100
         for i in range(3):
             self.submit(store, created_at=t0 + i)
-        mine = [j for j, _ in store.claim("w1", 2, tasks=["classify"], limits={},
-                                          lease_seconds=5)]
+        mine = [j for j, _ in store.claim("w1", 2, tasks=["classify"], limits={}, lease_seconds=5)]
         theirs = self.claim_one(store, worker="w2", lease=5)
         assert store.renew("w1", 60) == set()
         for job in mine:
@@ -779,8 +823,14 @@ class StoreContract:
         running = self.claim_one(store)
         store.cancel(self.submit(store).id)
         counts = store.counts()
-        assert counts == {"queued": 1, "running": 1, "waiting": 0, "succeeded": 1,
-                          "failed": 0, "cancelled": 1}
+        assert counts == {
+            "queued": 1,
+            "running": 1,
+            "waiting": 0,
+            "succeeded": 1,
+            "failed": 0,
+            "cancelled": 1,
+        }
         assert running.id != job.id
 
     # -- concurrency ------------------------------------------------------------------
@@ -836,14 +886,18 @@ class StoreContract:
     def test_concurrent_claims_never_share_a_job(self, store: SQLStore) -> None:
         t0 = time.time() - 100
         made = {self.submit(store, created_at=t0 + i).id for i in range(20)}
-        made |= {self.submit(store, task="limited", created_at=t0 + 30 + i).id
-                 for i in range(5)}
+        made |= {self.submit(store, task="limited", created_at=t0 + 30 + i).id for i in range(5)}
 
         def claim(i: int) -> list[str]:
             got: list[str] = []
             for _ in range(10):
-                claimed = store.claim(f"w{i}", 2, tasks=["classify", "limited"],
-                                      limits={"limited": 2}, lease_seconds=LEASE)
+                claimed = store.claim(
+                    f"w{i}",
+                    2,
+                    tasks=["classify", "limited"],
+                    limits={"limited": 2},
+                    lease_seconds=LEASE,
+                )
                 got.extend(job.id for job, _ in claimed)
             return got
 

@@ -19,8 +19,9 @@ def test_node_suite_passes() -> None:
         if os.environ.get("JOBWIRE_REQUIRE_SERVICES") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
-    done = subprocess.run([node, "--test", "tests/js/"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [node, "--test", "tests/js/"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "# fail 0" in done.stdout
     assert "# pass" in done.stdout

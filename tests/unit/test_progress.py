@@ -51,13 +51,20 @@ def _gen(n: int) -> Iterator[int]:
 def test_first_update_emits(progress: Progress, sink: Recorder) -> None:
     progress.update(1, total=10, message="hello")
     assert sink.events == [
-        {"kind": "progress", "log": None, "current": 1, "total": 10, "step": None,
-         "message": "hello"}
+        {
+            "kind": "progress",
+            "log": None,
+            "current": 1,
+            "total": 10,
+            "step": None,
+            "message": "hello",
+        }
     ]
 
 
-def test_a_burst_within_one_interval_gives_one_event(progress: Progress, sink: Recorder,
-                                                     clock) -> None:
+def test_a_burst_within_one_interval_gives_one_event(
+    progress: Progress, sink: Recorder, clock
+) -> None:
     for i in range(1, 501):
         progress.update(i, total=500)
         clock.advance(INTERVAL / 1000)  # 500 calls span half an interval
@@ -84,8 +91,9 @@ def test_advance_is_throttled_too(progress: Progress, sink: Recorder, clock) -> 
 def test_steady_calls_give_at_most_one_event_per_interval(clock) -> None:
     # 10 seconds of calls every millisecond: about 100 events, never two within an interval.
     times: list[float] = []
-    progress = Progress("j", sink=lambda p, kind, log: times.append(clock()),
-                        interval=INTERVAL, clock=clock)
+    progress = Progress(
+        "j", sink=lambda p, kind, log: times.append(clock()), interval=INTERVAL, clock=clock
+    )
     for i in range(10_000):
         progress.update(i)
         clock.advance(0.001)
@@ -101,8 +109,7 @@ def test_every_step_change_emits(progress: Progress, sink: Recorder) -> None:
     progress.update(5, step="processing")  # same step: throttled
     progress.update(6, step="aggregating")  # a new step through update
     progress.step("saving")
-    assert [e["step"] for e in sink.events] == [None, "init", "processing", "aggregating",
-                                                "saving"]
+    assert [e["step"] for e in sink.events] == [None, "init", "processing", "aggregating", "saving"]
     assert sink.events[2]["current"] == 0 and sink.events[2]["total"] == 500
     assert sink.events[3]["current"] == 6
 
@@ -110,8 +117,14 @@ def test_every_step_change_emits(progress: Progress, sink: Recorder) -> None:
 def test_step_without_total_keeps_the_counters(progress: Progress, sink: Recorder) -> None:
     progress.update(7, total=9)
     progress.step("saving", message="writing")
-    assert sink.last == {"kind": "progress", "log": None, "current": 7, "total": 9,
-                         "step": "saving", "message": "writing"}
+    assert sink.last == {
+        "kind": "progress",
+        "log": None,
+        "current": 7,
+        "total": 9,
+        "step": "saving",
+        "message": "writing",
+    }
 
 
 def test_update_with_none_keeps_fields(progress: Progress) -> None:
@@ -123,8 +136,9 @@ def test_update_with_none_keeps_fields(progress: Progress) -> None:
 # -- flush ----------------------------------------------------------------------------
 
 
-def test_flush_sends_held_back_state_only_after_the_interval(progress: Progress,
-                                                             sink: Recorder, clock) -> None:
+def test_flush_sends_held_back_state_only_after_the_interval(
+    progress: Progress, sink: Recorder, clock
+) -> None:
     for i in range(1, 51):
         progress.update(i, total=50)
     assert len(sink.events) == 1
@@ -142,8 +156,7 @@ def test_flush_sends_held_back_state_only_after_the_interval(progress: Progress,
     assert len(sink.events) == 2
 
 
-def test_flush_without_changes_sends_nothing(progress: Progress, sink: Recorder,
-                                             clock) -> None:
+def test_flush_without_changes_sends_nothing(progress: Progress, sink: Recorder, clock) -> None:
     assert progress.flush() is False
     progress.update(1)
     clock.advance(1.0)
@@ -151,8 +164,9 @@ def test_flush_without_changes_sends_nothing(progress: Progress, sink: Recorder,
     assert len(sink.events) == 1
 
 
-def test_an_event_after_a_burst_clears_the_held_back_state(progress: Progress,
-                                                            sink: Recorder, clock) -> None:
+def test_an_event_after_a_burst_clears_the_held_back_state(
+    progress: Progress, sink: Recorder, clock
+) -> None:
     progress.update(1)
     progress.update(2)  # held back
     progress.step("next")  # forced: carries current=2
@@ -169,7 +183,9 @@ def test_log_lines_are_sent_unthrottled(progress: Progress, sink: Recorder) -> N
     progress.log("one")
     progress.log(2)  # type: ignore[arg-type]
     assert [(e["kind"], e["log"]) for e in sink.events] == [
-        ("progress", None), ("log", "one"), ("log", "2")
+        ("progress", None),
+        ("log", "one"),
+        ("log", "2"),
     ]
 
 
@@ -246,8 +262,9 @@ def test_cancel_stops_a_sized_iteration_of_fast_items_soon(progress: Progress) -
 
 def test_cancel_source_is_asked_after_each_event(sink: Recorder, clock) -> None:
     flag = {"cancel": False}
-    progress = Progress("j", sink=sink, interval=INTERVAL, clock=clock,
-                        cancel_source=lambda: flag["cancel"])
+    progress = Progress(
+        "j", sink=sink, interval=INTERVAL, clock=clock, cancel_source=lambda: flag["cancel"]
+    )
     progress.update(1)
     assert not progress.cancelled
     flag["cancel"] = True
@@ -264,8 +281,7 @@ def test_cancel_source_is_asked_after_each_event(sink: Recorder, clock) -> None:
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 7, 1000, 5000])
-def test_iter_sized_yields_every_item_in_order(progress: Progress, sink: Recorder,
-                                              n: int) -> None:
+def test_iter_sized_yields_every_item_in_order(progress: Progress, sink: Recorder, n: int) -> None:
     items = [f"item{i}" for i in range(n)]
     out = []
     for item in progress.iter(items):
@@ -304,8 +320,7 @@ def test_iter_over_dict_and_range(progress: Progress) -> None:
     assert progress.current == progress.total == 10
 
 
-def test_iter_restarts_the_counter_and_emits_its_step(progress: Progress,
-                                                       sink: Recorder) -> None:
+def test_iter_restarts_the_counter_and_emits_its_step(progress: Progress, sink: Recorder) -> None:
     progress.update(40, total=40, step="loading")
     list(progress.iter(range(5), step="processing"))
     step_events = [e for e in sink.events if e["step"] == "processing"]
@@ -313,8 +328,9 @@ def test_iter_restarts_the_counter_and_emits_its_step(progress: Progress,
     assert progress.current == 5 and progress.step_name == "processing"
 
 
-def test_flush_after_iteration_reports_the_final_count(progress: Progress,
-                                                       sink: Recorder, clock) -> None:
+def test_flush_after_iteration_reports_the_final_count(
+    progress: Progress, sink: Recorder, clock
+) -> None:
     for _ in progress.iter(range(300)):
         pass
     clock.advance(INTERVAL)

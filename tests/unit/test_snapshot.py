@@ -24,17 +24,34 @@ from jobwire.status import JobStatus
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 REQUIRED = {
-    "id", "task", "status", "step", "current", "total", "percent", "message", "eta_seconds",
-    "rate", "owner", "created_at", "started_at", "finished_at", "attempt", "cancel_requested",
-    "seq", "error", "result_url",
+    "id",
+    "task",
+    "status",
+    "step",
+    "current",
+    "total",
+    "percent",
+    "message",
+    "eta_seconds",
+    "rate",
+    "owner",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "attempt",
+    "cancel_requested",
+    "seq",
+    "error",
+    "result_url",
 }
 
 T0 = datetime(2024, 5, 17, 9, 30, 15, 250000, tzinfo=UTC).timestamp()
 
 
 def record(**changes) -> JobRecord:
-    base = JobRecord(id="abc123", task="tickets.classify", owner="alice",
-                     args={"file_id": "f1"}, created_at=T0)
+    base = JobRecord(
+        id="abc123", task="tickets.classify", owner="alice", args={"file_id": "f1"}, created_at=T0
+    )
     return base.copy(**changes)
 
 
@@ -59,18 +76,39 @@ def test_snapshot_of_a_new_job() -> None:
 
 
 def test_snapshot_is_plain_json() -> None:
-    snap = snapshot(record(status=JobStatus.RUNNING, current=150, total=500, step="processing",
-                           eta_seconds=20.04, rate=7.12345, started_at=T0 + 1, seq=4,
-                           attempt=1))
+    snap = snapshot(
+        record(
+            status=JobStatus.RUNNING,
+            current=150,
+            total=500,
+            step="processing",
+            eta_seconds=20.04,
+            rate=7.12345,
+            started_at=T0 + 1,
+            seq=4,
+            attempt=1,
+        )
+    )
     assert isinstance(snap["status"], str) and type(snap["status"]) is str
     assert json.loads(json.dumps(snap)) == snap
     assert loads(dumps(snap)) == snap
 
 
 def test_running_snapshot_fields() -> None:
-    snap = snapshot(record(status=JobStatus.RUNNING, current=150, total=500, step="processing",
-                           eta_seconds=20.04, rate=7.12345, started_at=T0 + 2.5, seq=4,
-                           attempt=1, message="ticket 150"))
+    snap = snapshot(
+        record(
+            status=JobStatus.RUNNING,
+            current=150,
+            total=500,
+            step="processing",
+            eta_seconds=20.04,
+            rate=7.12345,
+            started_at=T0 + 2.5,
+            seq=4,
+            attempt=1,
+            message="ticket 150",
+        )
+    )
     assert snap["status"] == "running"
     assert snap["percent"] == 30.0
     assert isinstance(snap["percent"], float)
@@ -125,8 +163,15 @@ def test_result_url_only_when_succeeded() -> None:
 
 
 def test_error_shape() -> None:
-    snap = snapshot(record(status=JobStatus.FAILED, finished_at=T0 + 60, error_code="boom",
-                           error_message="It broke", error_details={"line": 3}))
+    snap = snapshot(
+        record(
+            status=JobStatus.FAILED,
+            finished_at=T0 + 60,
+            error_code="boom",
+            error_message="It broke",
+            error_details={"line": 3},
+        )
+    )
     assert snap["error"] == {"code": "boom", "message": "It broke", "details": {"line": 3}}
     assert snap["finished_at"] == "2024-05-17T09:31:15.250Z"
     snap = snapshot(record(status=JobStatus.FAILED, error_code="worker_lost"))
@@ -148,8 +193,11 @@ def test_dumps_is_compact_and_keeps_unicode() -> None:
 
 
 def test_format_line_running() -> None:
-    snap = snapshot(record(status=JobStatus.RUNNING, current=150, total=500,
-                           step="processing", eta_seconds=20.2))
+    snap = snapshot(
+        record(
+            status=JobStatus.RUNNING, current=150, total=500, step="processing", eta_seconds=20.2
+        )
+    )
     assert format_line(snap) == "150/500 (30%) · processing · about 20 s left"
 
 
@@ -165,8 +213,9 @@ def test_format_line_unknown_total() -> None:
 
 def test_format_line_shows_non_running_status() -> None:
     assert format_line(snapshot(record())) == "queued"
-    snap = snapshot(record(status=JobStatus.SUCCEEDED, current=500, total=500,
-                           step="saving", eta_seconds=0.0))
+    snap = snapshot(
+        record(status=JobStatus.SUCCEEDED, current=500, total=500, step="saving", eta_seconds=0.0)
+    )
     assert format_line(snap) == "500/500 (100%) · saving · succeeded"
     snap = snapshot(record(status=JobStatus.WAITING, step="dreaming", eta_seconds=30.0))
     assert format_line(snap) == "dreaming · waiting"

@@ -30,8 +30,9 @@ def jobs_in_store(app: App) -> int:
 
 def register_classify(app: App, **options) -> Task:
     @app.task(name="classify", **options)
-    def classify(progress: Progress, file_id: str, limit: int = 500,
-                 engine: Engine = Engine.RULE) -> dict:
+    def classify(
+        progress: Progress, file_id: str, limit: int = 500, engine: Engine = Engine.RULE
+    ) -> dict:
         return {"file_id": file_id, "limit": limit, "engine": engine.value}
 
     return classify
@@ -59,8 +60,7 @@ def test_valid_arguments_make_a_job_with_defaults_filled(app: App) -> None:
         ({"file_id": ["not", "a", "string"]}, "file_id"),
     ],
 )
-def test_bad_argument_is_named_and_no_job_is_written(app: App, args: dict,
-                                                      argument: str) -> None:
+def test_bad_argument_is_named_and_no_job_is_written(app: App, args: dict, argument: str) -> None:
     register_classify(app)
     with pytest.raises(InvalidArguments) as info:
         app.submit("classify", args)
@@ -119,8 +119,7 @@ def test_schema_excludes_the_progress_parameter(app: App) -> None:
     assert set(schema["properties"]) == {"file_id", "limit", "engine"}
     assert schema["required"] == ["file_id"]
     assert schema["properties"]["file_id"]["type"] == "string"
-    assert schema["properties"]["limit"] == {"default": 500, "title": "Limit",
-                                             "type": "integer"}
+    assert schema["properties"]["limit"] == {"default": 500, "title": "Limit", "type": "integer"}
     assert schema["additionalProperties"] is False
     assert task.progress_param == "progress"
 
@@ -236,8 +235,10 @@ def test_var_positional_is_rejected(app: App) -> None:
 @pytest.mark.parametrize("kind", ["kwargs", "positional_only"])
 def test_other_non_plain_parameters_are_rejected(app: App, kind: str) -> None:
     if kind == "kwargs":
+
         def fn(progress: Progress, **options: int) -> None: ...
     else:
+
         def fn(x: int, /, progress: Progress) -> None: ...
 
     with pytest.raises(ConfigurationError, match="plain named parameter"):
@@ -252,8 +253,13 @@ def test_duplicate_task_name_is_rejected(app: App) -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"max_concurrency": 0}, {"per_owner_limit": 0}, {"retries": -1}, {"timeout": 0},
-     {"retry_backoff": -1}],
+    [
+        {"max_concurrency": 0},
+        {"per_owner_limit": 0},
+        {"retries": -1},
+        {"timeout": 0},
+        {"retry_backoff": -1},
+    ],
 )
 def test_invalid_options_are_rejected(app: App, options: dict) -> None:
     with pytest.raises(ConfigurationError):
