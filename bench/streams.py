@@ -1353,13 +1353,18 @@ def stream_cell(
                 for k in shares
             ]
         )
-        ready, missing = pool.collect(
-            "ready",
-            connect_timeout + 10,
-            on_progress=lambda k: ui(f"{system} N={n:,}: connecting {k:,}/{n:,}"),
-        )
+        connected_so_far = [0]
+
+        def connecting(k: int) -> None:
+            connected_so_far[0] = k
+            ui(f"{system} N={n:,}: connecting {k:,}/{n:,}")
+
+        ready, missing = pool.collect("ready", connect_timeout + 60, on_progress=connecting)
         if missing:
-            raise BenchError(f"client processes {sorted(missing)} did not finish connecting")
+            raise BenchError(
+                f"only about {connected_so_far[0]:,} of {n:,} clients connected within "
+                f"{connect_timeout + 60:.0f} s (client processes {sorted(missing)} still busy)"
+            )
         connected = sum(r["ready"] for r in ready.values())
         first_error: list[str] = next(
             (r["first_error"] for r in ready.values() if r["first_error"]), []
@@ -1621,7 +1626,7 @@ def jobwire_ratios(
     for name in ("jobwire-ws", "jobwire-sse"):
         j = rows.get(name)
         out.append(ratio(key(j), value) if j is not None and j.get("complete") else "-")
-    return " · ".join(out)
+    return "·".join(out)
 
 
 def stream_tables(console: Console, cells: list[dict[str, Any]], args: argparse.Namespace) -> None:
@@ -1653,7 +1658,7 @@ def stream_tables(console: Console, cells: list[dict[str, Any]], args: argparse.
             if c is None:
                 continue
             lat = c["latency"]
-            name = system if not c.get("error") else f"{system}\n[red]{c['error'][:60]}[/]"
+            name = system if not c.get("error") else f"{system} [red](failed)[/]"
             peer = not system.startswith("jobwire") and c.get("complete")
             table.add_row(
                 name,
@@ -1670,6 +1675,10 @@ def stream_tables(console: Console, cells: list[dict[str, Any]], args: argparse.
                 else "-",
             )
         console.print(table)
+        for system in STREAM_SYSTEMS:
+            c = rows.get(system)
+            if c is not None and c.get("error"):
+                console.print(f"  [red]{system} N={n:,} failed:[/] {c['error'][:300]}")
 
 
 def submit_table(console: Console, result: dict[str, Any], args: argparse.Namespace) -> None:

@@ -455,7 +455,7 @@ class StoreContract:
         job = self.claim_one(store)
         res = store.write(
             "w1",
-            [report(job, 10, total=10)],
+            [report(job, 10, total=10, step="saving")],
             [
                 finish(
                     job,
@@ -469,7 +469,8 @@ class StoreContract:
             ],
         )
         assert res.rejected == []
-        # The progress report is dropped: the finish in the same batch carries its counts.
+        # The progress report is dropped: the finish in the same batch, in the same step,
+        # carries its counts.
         assert [e["seq"] for e in res.events] == [3]
         final = res.events[-1]
         assert final["kind"] == "status"
@@ -541,6 +542,20 @@ class StoreContract:
         store.write("w1", [], [finish(job, S.QUEUED, run_after=time.time() - 1)])
         again = self.claim_one(store, worker="w2")
         assert again.id == job.id and again.attempt == 2 and again.lease_owner == "w2"
+
+    def test_a_step_change_in_the_finishing_batch_is_kept(self, store: SQLStore) -> None:
+        self.submit(store)
+        job = self.claim_one(store)
+        res = store.write(
+            "w1",
+            [report(job, 5, total=5, step="processing"), report(job, 5, step="saving")],
+            [finish(job, S.SUCCEEDED, current=5, total=5, step="saving", result="1")],
+        )
+        kept = [(e["kind"], e["job"]["step"], e["job"]["status"]) for e in res.events]
+        assert kept == [
+            ("progress", "processing", "running"),
+            ("status", "saving", "succeeded"),
+        ]
 
     def test_writes_from_a_wrong_worker_or_attempt_are_rejected(self, store: SQLStore) -> None:
         self.submit(store)

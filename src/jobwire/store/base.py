@@ -151,7 +151,8 @@ class Store(ABC):
     ) -> WriteResult:
         """Record progress and finished attempts, and claim new jobs, in one transaction.
         Writes from an attempt that lost its lease are rejected; a progress report is
-        dropped when the same batch finishes its job (the finish carries the counts)."""
+        dropped when the same batch finishes its job in the same step (the finish carries
+        the counts)."""
 
     @abstractmethod
     def renew(self, worker_id: str, lease_seconds: float) -> set[str]:

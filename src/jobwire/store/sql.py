@@ -507,8 +507,16 @@ class SQLStore(Store):
         now = time.time()
         event_rows: builtins.list[dict[str, Any]] = []
         if finishes and reports:
-            ending = {f.job_id for f in finishes}
-            reports = [r for r in reports if r.kind != "progress" or r.job_id not in ending]
+            # A progress report is superseded by its job's finish in the same batch, unless
+            # it shows a step the finish does not (every step change is kept) or is a log.
+            final_step = {f.job_id: f.step for f in finishes}
+            reports = [
+                r
+                for r in reports
+                if r.kind != "progress"
+                or r.job_id not in final_step
+                or r.step != final_step[r.job_id]
+            ]
         with self._write() as conn:
             for rep in reports:
                 row = conn.execute(
