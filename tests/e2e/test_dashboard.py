@@ -9,100 +9,31 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import require_service
+from tests.e2e.browser import ROOT, chromium, serve_examples
 
-ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM = os.environ.get("JOBWIRE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 TASK = "demo.analyse"
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`jobwire serve --examples` on a free port; its base URL."""
-    tmp = tmp_path_factory.mktemp("dashboard")
-    port = free_port()
-    env = {
-        **os.environ,
-        "JOBWIRE_DATABASE_URL": f"sqlite:///{tmp / 'dashboard.db'}",
-        "PYTHONPATH": str(ROOT),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jobwire", "serve", "--examples", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise AssertionError(f"jobwire serve did not start:\n{proc.communicate()[0]}")
-            time.sleep(0.1)
+    with serve_examples(tmp_path_factory.mktemp("dashboard")) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    def launch() -> tuple[Any, Any]:
-        from playwright.sync_api import sync_playwright
-
-        if not Path(CHROMIUM).is_file():
-            raise FileNotFoundError(f"no browser at {CHROMIUM} (set JOBWIRE_CHROMIUM)")
-        playwright = sync_playwright().start()
-        try:
-            return playwright, playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS
-            )
-        except Exception:
-            playwright.stop()
-            raise
-
-    playwright, chromium = require_service("Chromium through Playwright", launch)
-    try:
-        yield chromium
-    finally:
-        chromium.close()
-        playwright.stop()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture

@@ -10,30 +10,16 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import require_service
+from tests.e2e.browser import ROOT, chromium, serve_examples
 
-ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "screenshots" / "tickets.png"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 LARGE = 20_000
 READ_BAR = """bar => {
   const root = bar.getRootNode();
@@ -48,73 +34,18 @@ READ_BAR = """bar => {
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def server(tmp_path) -> Iterator[str]:
+def server(tmp_path: Path) -> Iterator[str]:
     """`jobwire serve --examples` on a free port, with its own SQLite file."""
     pytest.importorskip("sklearn")
-    port = free_port()
-    env = {
-        **os.environ,
-        "JOBWIRE_DATABASE_URL": f"sqlite:///{tmp_path}/tickets.db",
-        "JOBWIRE_AUTH": "none",
-        "PYTHONPATH": str(ROOT),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jobwire", "serve", "--examples", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise AssertionError(f"jobwire serve did not start:\n{proc.communicate()[0]}")
-            time.sleep(0.1)
+    with serve_examples(tmp_path, JOBWIRE_AUTH="none") as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
 
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    def launch() -> tuple[Any, Any]:
-        if not os.path.exists(CHROMIUM):
-            raise FileNotFoundError(CHROMIUM)
-        from playwright.sync_api import sync_playwright
-
-        playwright = sync_playwright().start()
-        try:
-            return playwright, playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS
-            )
-        except Exception:
-            playwright.stop()
-            raise
-
-    playwright, chromium = require_service("Chromium (Playwright)", launch)
-    try:
-        yield chromium
-    finally:
-        chromium.close()
-        playwright.stop()
+    with chromium() as browser:
+        yield browser
 
 
 def test_page_runs_ai_on_the_large_file_with_a_live_bar(

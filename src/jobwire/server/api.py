@@ -47,7 +47,12 @@ async def principal_of(
     return await state.auth.aresolve(request.headers.get("authorization"), token)
 
 
-State = Annotated[ServerState, Depends(state_of)]
+async def _state(request: Request) -> ServerState:
+    # async, so FastAPI does not hop to a worker thread to resolve it on every request
+    return state_of(request)
+
+
+State = Annotated[ServerState, Depends(_state)]
 Who = Annotated[Principal, Depends(principal_of)]
 
 

@@ -32,6 +32,11 @@ SEQ_CACHE = 50_000
 SEQ_TRUST = 1.0
 
 
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class Listener:
     """One stream's queue of ``(seq, terminal, text, event)`` items."""
 
@@ -71,13 +76,16 @@ class Listener:
     async def get(self, timeout: float | None = None) -> tuple[int, bool, str, Event] | None:
         """The next item, or None after ``timeout`` seconds."""
         if not self._items:
-            self._waiter = asyncio.get_running_loop().create_future()
+            # One future and one timer: cheaper than wait_for(shield(...)) per message.
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = None if timeout is None else loop.call_later(timeout, _wake, waiter)
             try:
-                await asyncio.wait_for(asyncio.shield(self._waiter), timeout)
-            except TimeoutError:
-                return None
+                await waiter
             finally:
                 self._waiter = None
+                if timer is not None:
+                    timer.cancel()
         return self._items.popleft() if self._items else None
 
     def close(self) -> None:
@@ -197,6 +205,14 @@ class Hub:
         if known is None or time.monotonic() - self._confirmed.get(job_id, 0.0) > SEQ_TRUST:
             return None
         return known
+
+    def confirmed(self, job_id: str, within: float) -> int | None:
+        """The job's seq if an event or a store read confirmed it in the last ``within``
+        seconds: idle streams of one job then share one store read per heartbeat."""
+        known = self._seqs.get(job_id)
+        if known is None or time.monotonic() - self._confirmed.get(job_id, 0.0) > within:
+            return None
+        return known[0]
 
     def note(self, job_id: str, seq: int, owner: str) -> None:
         """Remember a seq read from the store (never moving backwards)."""

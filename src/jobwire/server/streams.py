@@ -105,8 +105,21 @@ async def follow(
                 return
             continue
         idle += idle_check
-        if not state.trust_bus or idle >= heartbeat:
-            for e in await run_in_threadpool(state.app.store.events, job_id, last):
+        # Look at the store unless the hub confirmed this job's seq within this interval
+        # (an event, or another stream of the same job that just looked).
+        recent = state.hub.confirmed(job_id, idle_check)
+        if (not state.trust_bus or idle >= heartbeat) and (recent is None or recent > last):
+            record = await run_in_threadpool(state.app.store.get, job_id)
+            if record is None:
+                return  # deleted while watched
+            state.hub.note(record.id, record.seq, record.owner)
+            if record.seq <= last:
+                events = []
+            else:
+                events = await run_in_threadpool(state.app.store.events, job_id, last)
+                if not events:  # pruned: the snapshot says it all
+                    events = [make_event(record, "status")]
+            for e in events:
                 last = e["seq"]
                 final = is_terminal(e)
                 yield last, final, encode(message(e))
@@ -183,8 +196,8 @@ async def sse(
         finally:
             stream.listener.close()
 
-    return EventSourceResponse(
-        events(), ping=None, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return EventSourceResponse(  # ping=0: our heartbeats are the comments above
+        events(), ping=0, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )
 
 

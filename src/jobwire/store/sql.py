@@ -14,6 +14,7 @@ import builtins
 import hashlib
 import logging
 import secrets
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -233,7 +234,9 @@ class SQLStore(Store):
         sa_url = sa.make_url(normalize_url(url))
         self.dialect = sa_url.get_backend_name()
         self._migrated = False
+        self._write_lock: threading.RLock | None = None
         if self.dialect == "sqlite":
+            self._write_lock = threading.RLock()
             self._writer = self._sqlite_engine(sa_url, immediate=True, echo=echo)
             self._reader = self._sqlite_engine(sa_url, immediate=False, echo=echo)
         elif self.dialect == "postgresql":
@@ -296,7 +299,13 @@ class SQLStore(Store):
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         self._ensure_schema()
-        with self._writer.begin() as conn:
+        if self._write_lock is None:
+            with self._writer.begin() as conn:
+                yield conn
+            return
+        # SQLite has one writer at a time anyway: threads of this process queue on a lock
+        # instead of sleeping in SQLite's busy-wait backoff (other processes still use it).
+        with self._write_lock, self._writer.begin() as conn:
             yield conn
 
     @contextmanager
