@@ -597,3 +597,26 @@ def test_a_shared_dedupe_key_answers_409_to_another_user(world: World) -> None:
         assert mine.json()["id"] not in theirs.text
     finally:
         httpx.post(f"{base}/api/jobs/{mine.json()['id']}/cancel", headers=bearer(world.alice))
+
+
+def test_a_current_etag_from_another_user_is_still_404(world: World) -> None:
+    """The 304 fast path checks ownership too: a matching ETag must not reveal the job."""
+    base = world.base
+    job = httpx.post(
+        f"{base}/api/tasks/report/jobs",
+        json={"dataset": "etag", "seconds": 0.1},
+        headers=bearer(world.alice),
+    ).json()
+    url = f"{base}/api/jobs/{job['id']}"
+    deadline = time.monotonic() + 20
+    while (mine := httpx.get(url, headers=bearer(world.alice))).json()["status"] != "succeeded":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    tag = mine.headers["etag"]
+    owner = httpx.get(url, headers={**bearer(world.alice), "If-None-Match": tag})
+    assert owner.status_code == 304
+    for who in (world.bob, None):
+        headers = {"If-None-Match": tag, **(bearer(who) if who else {})}
+        other = httpx.get(url, headers=headers)
+        assert other.status_code == (404 if who else 401), other.text
+        assert other.json()["error"]["code"] in ("job_not_found", "unauthorized")

@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import api, errors, metrics, streams
+from .fastpath import NotModified
 from .state import ServerState
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ def create_app(
     if STATIC.is_dir():
         server.mount("/static", StaticFiles(directory=STATIC), name="static")
     server.add_middleware(BodyLimit, max_bytes=app.settings.max_body_bytes)
+    server.add_middleware(NotModified, state=state)
     return server
 
 

@@ -71,17 +71,24 @@ class Authenticator:
 
     # -- resolving credentials ------------------------------------------------------------
 
-    async def aresolve(self, authorization: str | None, token: str | None) -> Principal:
-        """:meth:`resolve` for the event loop: an API key not in the cache is looked up in
-        the database on a worker thread, never on the loop."""
+    def resolve_cached(self, authorization: str | None, token: str | None) -> Principal | None:
+        """:meth:`resolve` when it needs no database (None when it would)."""
         if not token and self.mode != "none" and authorization:
             credential = authorization.partition(" ")[2].strip()
             cached = self._keys.get(credential)
             if credential.startswith("jw_") and (
                 cached is None or time.monotonic() - cached[0] > KEY_CACHE_SECONDS
             ):
-                return await run_in_threadpool(self.resolve, authorization, token)
+                return None
         return self.resolve(authorization, token)
+
+    async def aresolve(self, authorization: str | None, token: str | None) -> Principal:
+        """:meth:`resolve` for the event loop: an API key not in the cache is looked up in
+        the database on a worker thread, never on the loop."""
+        principal = self.resolve_cached(authorization, token)
+        if principal is None:
+            return await run_in_threadpool(self.resolve, authorization, token)
+        return principal
 
     def resolve(self, authorization: str | None, token: str | None) -> Principal:
         """The principal for an ``Authorization`` header and/or a ``?token=`` parameter."""
