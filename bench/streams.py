@@ -71,6 +71,7 @@ to ``bench/results/streams.json``.
 
 from __future__ import annotations
 
+import abc
 import argparse
 import asyncio
 import base64
@@ -413,7 +414,7 @@ class Cell:
             self.all_done.set_result(None)
 
 
-class StreamClient(asyncio.Protocol):
+class StreamClient(asyncio.Protocol, abc.ABC):
     """Base of the stream clients: counts, readiness, completion."""
 
     def __init__(self, cell: Cell, port: int, path: str) -> None:
@@ -436,8 +437,9 @@ class StreamClient(asyncio.Protocol):
         self.cell.connected += 1
         transport.write(self.request())  # type: ignore[attr-defined]
 
+    @abc.abstractmethod
     def request(self) -> bytes:
-        raise NotImplementedError
+        """The bytes that open the stream (a WebSocket upgrade or an SSE GET)."""
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.is_ready and not self.ready_future.done():
