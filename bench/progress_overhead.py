@@ -36,16 +36,14 @@ import argparse
 import gc
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from common import busy_warning, environment
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, track
 from rich.progress import Progress as RichProgress
@@ -212,46 +210,6 @@ def measure(
     return out
 
 
-def environment() -> dict[str, Any]:
-    return {
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "loadavg": list(os.getloadavg()),
-        "git": git_state(),
-        "versions": {p: version(p) for p in ("jobwire", "tqdm", "rich")},
-    }
-
-
-def git_state() -> str | None:
-    """The commit measured, with ``-dirty`` when the working tree has changes."""
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
-def busy_warning(console: Console) -> list[float]:
-    """Warn when other processes keep the CPUs busy: the figures would be unreliable."""
-    load = list(os.getloadavg())
-    cpus = os.cpu_count() or 1
-    if load[0] > 0.5 * cpus:
-        console.print(
-            f"[yellow]warning: load average {load[0]:.1f} on {cpus} CPU(s): other processes "
-            "are running; the figures will be noisy. Run on a quiet machine.[/]"
-        )
-    return load
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Per-item overhead of jobwire's progress.iter() vs tqdm and rich.track."
@@ -401,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
             "clock": args.clock,
             "info_rows": not args.no_info,
         },
-        "environment": environment(),
+        "environment": environment("jobwire", "tqdm", "rich"),
         "iter": iters,
         "iter_info": info,
         "calls": calls,

@@ -99,6 +99,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from common import busy_warning, git_state
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
@@ -1794,33 +1795,6 @@ def check_targets(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
         TARGETS["poll_cpu_us"],
     )
     return out
-
-
-def git_state() -> str | None:
-    """The commit measured, with ``-dirty`` when the working tree has changes."""
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
-def busy_warning(console: Console) -> list[float]:
-    """Warn when other processes keep the CPUs busy: the figures would be unreliable."""
-    load = list(os.getloadavg())
-    cpus = os.cpu_count() or 1
-    if load[0] > 0.5 * cpus:
-        console.print(
-            f"[yellow]warning: load average {load[0]:.1f} on {cpus} CPU(s): other processes "
-            "are running; the figures will be noisy. Run on a quiet machine.[/]"
-        )
-    return load
 
 
 def environment() -> dict[str, Any]:

@@ -45,22 +45,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import platform
 import shutil
 import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from common import busy_warning, environment
 from huey import SqliteHuey
 from huey.consumer import Consumer
 from huey.storage import SqliteStorage
@@ -220,48 +217,6 @@ def rates(n: int, run: dict[str, Any]) -> dict[str, Any]:
 # -- reporting -----------------------------------------------------------------------------
 
 
-def environment(tmpdir: str) -> dict[str, Any]:
-    return {
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "loadavg": list(os.getloadavg()),
-        "git": git_state(),
-        "sqlite": sqlite3.sqlite_version,
-        "tmpdir": tmpdir,
-        "versions": {p: version(p) for p in ("jobwire", "huey", "sqlalchemy", "rich")},
-    }
-
-
-def git_state() -> str | None:
-    """The commit measured, with ``-dirty`` when the working tree has changes."""
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
-def busy_warning(console: Console) -> list[float]:
-    """Warn when other processes keep the CPUs busy: the figures would be unreliable."""
-    load = list(os.getloadavg())
-    cpus = os.cpu_count() or 1
-    if load[0] > 0.5 * cpus:
-        console.print(
-            f"[yellow]warning: load average {load[0]:.1f} on {cpus} CPU(s): other processes "
-            "are running; the figures will be noisy. Run on a quiet machine.[/]"
-        )
-    return load
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Embedded no-op job throughput: jobwire vs Huey (SqliteHuey)."
@@ -400,7 +355,14 @@ def main(argv: list[str] | None = None) -> int:
             "huey": args.huey,
             "huey_consumer": "in-process huey.consumer.Consumer(worker_type='thread')",
         },
-        "environment": environment(tempfile.gettempdir()),
+        "environment": environment(
+            "jobwire",
+            "huey",
+            "sqlalchemy",
+            "rich",
+            sqlite=sqlite3.sqlite_version,
+            tmpdir=tempfile.gettempdir(),
+        ),
         "systems": {
             name: {"setup": label, "sqlite_synchronous": SYNC[name]} for name, label, _ in systems
         },
