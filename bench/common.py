@@ -3,6 +3,7 @@ is quiet enough for the figures to mean something."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
 
 
 def environment(*packages: str, **extra: Any) -> dict[str, Any]:
@@ -61,3 +64,25 @@ def busy_warning(console: Console) -> list[float]:
             "are running; the figures will be noisy. Run on a quiet machine.[/]"
         )
     return load
+
+
+def progress_bar(console: Console) -> RichProgress:
+    """The bar every benchmark shows while it runs. Refreshed by hand (no refresh thread
+    competing for the CPUs being measured); gone when done."""
+    return RichProgress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        auto_refresh=False,
+        transient=True,
+    )
+
+
+def write_result(path: Path, result: dict[str, Any]) -> None:
+    """Write ``result`` as JSON atomically: never a half-written result file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    tmp.replace(path)

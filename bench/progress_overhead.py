@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import sys
 import time
@@ -43,10 +42,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common import busy_warning, environment
+from common import busy_warning, environment, progress_bar, write_result
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, track
 from rich.progress import Progress as RichProgress
+from rich.progress import track
 from rich.table import Table
 from tqdm import tqdm
 
@@ -266,15 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with (
         open(os.devnull, "w") as devnull,
-        RichProgress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            auto_refresh=False,  # refreshed by hand between timed runs only
-            transient=True,
-        ) as ui,
+        progress_bar(console) as ui,
     ):
         iters = measure(ITER_CASES, n, repeats, devnull, ui, "iter")
         info = (
@@ -372,10 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": wall,
         "loadavg_before": load_before,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp_output = args.output.with_name(args.output.name + ".tmp")
-    tmp_output.write_text(json.dumps(result, indent=2) + "\n")
-    tmp_output.replace(args.output)  # atomic: never a half-written result file
+    write_result(args.output, result)
     console.print(f"wrote {args.output} ({wall:.1f} s)")
     return 0
 

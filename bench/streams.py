@@ -99,10 +99,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import busy_warning, git_state
+from common import busy_warning, git_state, progress_bar, write_result
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from jobwire import Progress
@@ -1956,15 +1954,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     pool = ClientPool(args.clients)
     try:
-        with RichProgress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            auto_refresh=False,  # refreshed by hand: no extra thread competing for the CPUs
-            transient=True,
-        ) as progress_ui:
+        with progress_bar(console) as progress_ui:
             bar = progress_ui.add_task("starting", total=len(stream_plan) + len(http_plan))
 
             def ui(text: str) -> None:
@@ -2074,10 +2064,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": targets,
         "wall_seconds": wall,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp_output = args.output.with_name(args.output.name + ".tmp")
-    tmp_output.write_text(json.dumps(out, indent=2, default=str) + "\n")
-    tmp_output.replace(args.output)  # atomic: never a half-written result file
+    write_result(args.output, out)
     console.print(
         f"wrote {args.output} ({wall:.0f} s)" + (f"; servers in {workdir}" if args.keep else "")
     )

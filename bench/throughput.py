@@ -43,7 +43,6 @@ submit loop and at each 50 ms poll. Results go to ``bench/results/throughput.jso
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shutil
 import signal
@@ -57,13 +56,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common import busy_warning, environment
+from common import busy_warning, environment, progress_bar, write_result
 from huey import SqliteHuey
 from huey.consumer import Consumer
 from huey.storage import SqliteStorage
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from jobwire import App, Progress
@@ -277,15 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in systems}
     load_before = busy_warning(console)
     started = time.perf_counter()
-    with RichProgress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        auto_refresh=False,  # refreshed by hand: no extra thread competing for the GIL
-        transient=True,
-    ) as progress_ui:
+    with progress_bar(console) as progress_ui:
         for r in range(repeats):
             for name, _label, run in systems:
                 prefix = f"{name} (run {r + 1}/{repeats})"
@@ -379,10 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": wall,
         "loadavg_before": load_before,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp_output = args.output.with_name(args.output.name + ".tmp")
-    tmp_output.write_text(json.dumps(result, indent=2) + "\n")
-    tmp_output.replace(args.output)  # atomic: never a half-written result file
+    write_result(args.output, result)
     console.print(f"wrote {args.output} ({wall:.1f} s)")
     return 0
 
