@@ -103,8 +103,8 @@ class Hub:
         self.bus = bus
         self._listeners: dict[str, set[Listener]] = {}
         self._everything: set[Listener] = set()
-        self._seqs: OrderedDict[str, tuple[int, str]] = OrderedDict()
-        self._confirmed: dict[str, float] = {}
+        # job id -> (newest seq seen, owner, when an event or a store read confirmed it)
+        self._seqs: OrderedDict[str, tuple[int, str, float]] = OrderedDict()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sub: Subscription | None = None
         self._thread: threading.Thread | None = None
@@ -148,19 +148,11 @@ class Hub:
                 return
 
     def _dispatch(self, batch: list[Event]) -> None:
-        seqs = self._seqs
         now = time.monotonic()
         for event in batch:
             job_id = event["job"]["id"]
             seq = event["seq"]
-            known = seqs.get(job_id)
-            if known is None or seq > known[0]:
-                seqs[job_id] = (seq, event["job"]["owner"])
-                self._confirmed[job_id] = now
-                seqs.move_to_end(job_id)
-                if len(seqs) > SEQ_CACHE:
-                    old, _ = seqs.popitem(last=False)
-                    self._confirmed.pop(old, None)
+            self._remember(job_id, seq, event["job"]["owner"], now)
             listeners = self._listeners.get(job_id)
             if not listeners and not self._everything:
                 continue
@@ -201,32 +193,36 @@ class Hub:
         event or a store read) less than ``SEQ_TRUST`` seconds ago. Older entries are not
         trusted: a change made where this process's bus cannot see it (a lost pub/sub
         message, a cancel from another process on a memory bus) must show within that time."""
-        known = self._seqs.get(job_id)
-        if known is None or time.monotonic() - self._confirmed.get(job_id, 0.0) > SEQ_TRUST:
-            return None
-        return known
+        entry = self._fresh(job_id, SEQ_TRUST)
+        return None if entry is None else (entry[0], entry[1])
 
     def confirmed(self, job_id: str, within: float) -> int | None:
         """The job's seq if an event or a store read confirmed it in the last ``within``
         seconds: idle streams of one job then share one store read per heartbeat."""
-        known = self._seqs.get(job_id)
-        if known is None or time.monotonic() - self._confirmed.get(job_id, 0.0) > within:
-            return None
-        return known[0]
+        entry = self._fresh(job_id, within)
+        return None if entry is None else entry[0]
 
     def note(self, job_id: str, seq: int, owner: str) -> None:
         """Remember a seq read from the store (never moving backwards)."""
-        known = self._seqs.get(job_id)
-        if known is None or seq >= known[0]:
-            self._seqs[job_id] = (seq, owner)
-            self._confirmed[job_id] = time.monotonic()
-            if len(self._seqs) > SEQ_CACHE:
-                old, _ = self._seqs.popitem(last=False)
-                self._confirmed.pop(old, None)
+        self._remember(job_id, seq, owner, time.monotonic())
 
     def forget(self, job_id: str) -> None:
         self._seqs.pop(job_id, None)
-        self._confirmed.pop(job_id, None)
+
+    def _fresh(self, job_id: str, within: float) -> tuple[int, str, float] | None:
+        entry = self._seqs.get(job_id)
+        if entry is None or time.monotonic() - entry[2] > within:
+            return None
+        return entry
+
+    def _remember(self, job_id: str, seq: int, owner: str, now: float) -> None:
+        seqs = self._seqs
+        entry = seqs.get(job_id)
+        if entry is None or seq >= entry[0]:
+            seqs[job_id] = (seq, owner, now)
+            seqs.move_to_end(job_id)
+            if len(seqs) > SEQ_CACHE:
+                seqs.popitem(last=False)
 
     @property
     def listeners(self) -> int:
