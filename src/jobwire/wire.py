@@ -56,3 +56,12 @@ def is_terminal(event: Event) -> bool:
 
 
 PING = dumps({"type": "ping"})
+
+
+def error(code: str, message: str, job_id: str | None = None) -> str:
+    """An ``error`` message, encoded: what a WebSocket client is told before a close, or
+    about one request it made."""
+    body: dict[str, object] = {"type": "error", "error": {"code": code, "message": message}}
+    if job_id is not None:
+        body["job_id"] = job_id
+    return dumps(body)

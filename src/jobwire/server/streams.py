@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..errors import BadRequest, JobAlreadyFinished, JobNotFound, JobwireError, Unauthorized
 from ..snapshot import make_event
-from ..wire import PING, encode, is_terminal, message
+from ..wire import PING, encode, error, is_terminal, message
 from .api import errors, principal_of, state_of
 from .auth import Principal
 from .hub import LISTENER_BUFFER, Listener
@@ -216,9 +215,7 @@ async def _ws_principal(state: ServerState, websocket: WebSocket) -> Principal |
             websocket.headers.get("authorization"), websocket.query_params.get("token")
         )
     except Unauthorized as exc:
-        await websocket.send_json(
-            {"type": "error", "error": {"code": exc.code, "message": exc.message}}
-        )
+        await websocket.send_text(error(exc.code, exc.message))
         await websocket.close(4401, "unauthorized")
         return None
 
@@ -244,20 +241,13 @@ async def ws_job(websocket: WebSocket, job_id: str) -> None:
         return
     after = _after(websocket)
     if after == -1:
-        await websocket.send_json(
-            {
-                "type": "error",
-                "error": {"code": "bad_request", "message": "Expected ?after= to be a seq number"},
-            }
-        )
+        await websocket.send_text(error("bad_request", "Expected ?after= to be a seq number"))
         await websocket.close(4400, "bad after")
         return
     try:
         stream = await open_stream(state, who, job_id, after)
     except JobNotFound as exc:
-        await websocket.send_json(
-            {"type": "error", "error": {"code": exc.code, "message": exc.message}}
-        )
+        await websocket.send_text(error(exc.code, exc.message))
         await websocket.close(4404, "job not found")
         return
 
@@ -302,12 +292,7 @@ async def _read(
         except (WebSocketDisconnect, RuntimeError):
             return
         except (ValueError, KeyError):
-            await websocket.send_json(
-                {
-                    "type": "error",
-                    "error": {"code": "bad_request", "message": "Expected a JSON message"},
-                }
-            )
+            await websocket.send_text(error("bad_request", "Expected a JSON message"))
             continue
         if on_message is not None and await on_message(data):
             continue
@@ -317,12 +302,7 @@ async def _read(
         elif isinstance(data, dict) and data.get("type") == "pong":
             continue
         else:
-            await websocket.send_json(
-                {
-                    "type": "error",
-                    "error": {"code": "bad_request", "message": f"Unknown message: {data!r}"[:200]},
-                }
-            )
+            await websocket.send_text(error("bad_request", f"Unknown message: {data!r}"[:200]))
 
 
 async def _cancel(state: ServerState, websocket: WebSocket, who: Principal, job_id: Any) -> None:
@@ -332,9 +312,7 @@ async def _cancel(state: ServerState, websocket: WebSocket, who: Principal, job_
         await state.avisible(who, job_id)
         await run_in_threadpool(state.app.cancel, job_id)
     except (JobNotFound, JobAlreadyFinished) as exc:
-        await websocket.send_json(
-            {"type": "error", "job_id": job_id, "error": {"code": exc.code, "message": exc.message}}
-        )
+        await websocket.send_text(error(exc.code, exc.message, job_id))
 
 
 ALL = "*"
@@ -395,14 +373,7 @@ async def ws_many(websocket: WebSocket) -> None:
             return True
         job_id = data.get("job_id")
         if not isinstance(job_id, str):
-            await out.put(
-                json.dumps(
-                    {
-                        "type": "error",
-                        "error": {"code": "bad_request", "message": "Expected a job_id string"},
-                    }
-                )
-            )
+            await out.put(error("bad_request", "Expected a job_id string"))
             return True
         if data["type"] == "unsubscribe":
             task = forwarders.pop(job_id, None)
@@ -417,15 +388,7 @@ async def ws_many(websocket: WebSocket) -> None:
                 state, who, job_id, after if isinstance(after, int) else None
             )
         except JobwireError as exc:
-            await out.put(
-                json.dumps(
-                    {
-                        "type": "error",
-                        "job_id": job_id,
-                        "error": {"code": exc.code, "message": exc.message},
-                    }
-                )
-            )
+            await out.put(error(exc.code, exc.message, job_id))
             return True
         track(job_id, asyncio.create_task(forward(stream, job_id)), stream.listener)
         return True
