@@ -14,6 +14,7 @@ import builtins
 import hashlib
 import logging
 import secrets
+import sqlite3
 import threading
 import time
 import zlib
@@ -129,6 +130,20 @@ _FINISH_RETRY = (
     .values(**_FINISH_VALUES, run_after=_B("b_run_after"))
     .returning(*jobs.c)
 )
+
+
+def _enable_wal(cur: Any, attempts: int = 50) -> None:
+    """Switch a database file to WAL. The switch needs the file to itself and SQLite answers
+    "database is locked" at once, without waiting, when several processes open a new file
+    together; WAL then sticks to the file, so retrying until one of them has done it works."""
+    for attempt in range(attempts):
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.02 * (attempt + 1))
 
 
 def hash_secret(secret: str) -> str:
@@ -283,9 +298,9 @@ class SQLStore(Store):
         def _connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            _enable_wal(cur)
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
         begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
