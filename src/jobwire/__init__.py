@@ -18,6 +18,7 @@ from __future__ import annotations
 from .app import App, Watch
 from .client import Client
 from .errors import (
+    BrokerUnavailable,
     ConfigurationError,
     DuplicateJob,
     IllegalTransition,
@@ -43,6 +44,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "App",
+    "BrokerUnavailable",
     "Client",
     "ConfigurationError",
     "DuplicateJob",

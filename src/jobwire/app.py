@@ -30,7 +30,13 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Literal, overload
 
 from .bus import Bus, open_bus
-from .errors import ConfigurationError, JobNotFound, UnknownTask, WaitTimeout
+from .errors import (
+    BrokerUnavailable,
+    ConfigurationError,
+    JobNotFound,
+    UnknownTask,
+    WaitTimeout,
+)
 from .eta import estimated_duration
 from .job import Job, result_of
 from .settings import Settings
@@ -90,6 +96,7 @@ class App:
         self._lock = threading.Lock()
         self.worker: Worker | None = None
         self._estimates: dict[str, tuple[float, float | None]] = {}
+        self._celery: Any = None
 
     def __repr__(self) -> str:
         return f"<App {self.settings.database_url} tasks={sorted(self.tasks)}>"
@@ -114,6 +121,46 @@ class App:
                 if self._bus is None:
                     self._bus = open_bus(self.settings.bus_url)
         return self._bus
+
+    @property
+    def celery(self) -> Any:
+        """The Celery app that carries this App's jobs to Celery workers (with
+        ``executor="celery"``); built on first use."""
+        if self._celery is None:
+            with self._lock:
+                if self._celery is None:
+                    from .executors.celery import make_celery
+
+                    self._celery = make_celery(self)
+        return self._celery
+
+    @property
+    def uses_celery(self) -> bool:
+        return self.settings.executor == "celery"
+
+    def dispatch(self, jobs: Sequence[tuple[str, str]]) -> None:
+        """These ``(job id, task)`` are queued again (a retry, a recovered job): with Celery,
+        send their messages; otherwise wake this process's worker."""
+        if not jobs:
+            return
+        if self.uses_celery:
+            from .executors.celery import send
+
+            send(self, [(job_id, task, 0.0) for job_id, task in jobs])
+        elif self.worker is not None:
+            self.worker.poke()
+
+    def forget_connections(self, *, close: bool = False) -> None:
+        """Drop the store and bus connections so they are opened again on next use: in a
+        forked child (``close=False``: the sockets are the parent's) or before forking."""
+        with self._lock:
+            if close:
+                if self._store is not None:
+                    self._store.close()
+                if self._bus is not None:
+                    self._bus.close()
+            self._store = self._bus = None
+            self.worker = None
 
     # -- tasks --------------------------------------------------------------------------
 
@@ -242,10 +289,31 @@ class App:
             record, owner_limit=t.options.per_owner_limit, cache_ttl=t.options.cache_ttl
         )
         if outcome == "created":
+            # Published before the Celery message leaves, so that `queued` (seq 1) reaches
+            # the bus before the worker's `running` (seq 2).
             self.bus.publish([make_event(saved, "status")])
+            if self.uses_celery:
+                self._send(saved)
             if self.worker is not None:
                 self.worker.poke()
         return Job(self, saved, outcome)
+
+    def _send(self, record: JobRecord) -> None:
+        from .executors.celery import send
+
+        try:
+            send(self, [(record.id, record.task, record.run_after)])
+        except Exception as exc:
+            # Without its message no worker would ever run the job: take it back, say so.
+            logger.error("job %s: the broker refused its message: %s", record.id, exc)
+            _, event = self.store.cancel(record.id)
+            if event is not None:
+                self.bus.publish([event])
+            raise BrokerUnavailable(
+                f"The job broker could not be reached ({type(exc).__name__}: {exc}); "
+                "the job was not queued. Try again later.",
+                job_id=record.id,
+            ) from exc
 
     def _estimate(self, task: str) -> float | None:
         now = time.monotonic()
@@ -289,6 +357,10 @@ class App:
         record, event = self.store.cancel(job_id)
         if event is not None:
             self.bus.publish([event])
+            if self.uses_celery and record.status == JobStatus.CANCELLED:
+                from .executors.celery import revoke
+
+                revoke(self, job_id)
         if record.status in (JobStatus.RUNNING, JobStatus.WAITING) and self.worker is not None:
             self.worker.request_cancel(job_id)
         return Job(self, record)

@@ -399,12 +399,34 @@ def demo(
 def worker_cmd(
     target: Annotated[str, typer.Argument(help="MODULE:APP")],
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-c")] = None,
-    executor: Annotated[str | None, typer.Option(help="threads or processes")] = None,
+    executor: Annotated[str | None, typer.Option(help="threads, processes or celery")] = None,
     grace: Annotated[float, typer.Option(help="Seconds running jobs get at shutdown")] = 10.0,
+    pool: Annotated[
+        str, typer.Option(help="Celery only: the worker pool (prefork, threads or solo)")
+    ] = "prefork",
 ) -> None:
-    """Run workers only, until SIGINT or SIGTERM (running jobs get --grace seconds)."""
+    """Run workers only, until SIGINT or SIGTERM (running jobs get --grace seconds).
+
+    With executor=celery (JOBWIRE_EXECUTOR=celery) this is a Celery worker that runs the
+    app's jobs from JOBWIRE_CELERY_BROKER_URL; SIGTERM lets running jobs finish first."""
     _setup_logging()
     app = load_app(target)
+    if executor is not None:
+        app.settings.executor = executor  # type: ignore[assignment]
+    if app.uses_celery:
+        from .executors.celery import run_worker
+
+        if pool not in ("prefork", "threads", "solo"):
+            raise typer.BadParameter(f"Expected prefork, threads or solo, but got {pool!r}")
+        err.print(
+            f"celery worker: {concurrency or app.settings.workers} {pool}, "
+            f"queue {app.settings.celery_queue!r}, tasks: {', '.join(sorted(app.tasks))}"
+        )
+        try:
+            run_worker(app, concurrency=concurrency or app.settings.workers, pool=pool)
+        except JobwireError as exc:
+            raise _fail(exc) from exc
+        return
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -543,11 +565,16 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8000,
     workers: Annotated[
-        bool,
+        int | None,
         typer.Option(
-            help="Run the workers in this process (--no-workers when `jobwire worker` runs them)"
+            min=0,
+            help="Worker threads in this process (default: JOBWIRE_WORKERS); 0 serves only, "
+            "when `jobwire worker` processes run the jobs",
         ),
-    ] = True,
+    ] = None,
+    no_workers: Annotated[
+        bool, typer.Option("--no-workers", help="Serve only: the same as --workers 0")
+    ] = False,
     insecure: Annotated[
         bool, typer.Option(help="Allow auth=none on a non-loopback address")
     ] = False,
@@ -574,7 +601,11 @@ def serve(
             "keys with `jobwire keys create`), bind to 127.0.0.1, or pass --insecure."
         )
         raise typer.Exit(2)
-    api = create_app(app, workers=workers, pages=pages)
+    if no_workers:
+        workers = 0
+    elif workers:
+        app.settings = app.settings.model_copy(update={"workers": workers})
+    api = create_app(app, workers=workers != 0, pages=pages)
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
     err.print(f"jobwire serving {len(app.tasks)} task(s) · database {app.settings.database_url}")
     console.print(f"Dashboard: [bold]http://{shown}:{port}/[/bold]", highlight=False)

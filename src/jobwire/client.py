@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -58,6 +59,7 @@ _ERRORS: dict[str, type[e.JobwireError]] = {
         e.JobAlreadyFinished,
         e.JobNotFinished,
         e.ResultNotAvailable,
+        e.BrokerUnavailable,
     )
 }
 # WebSocket close codes the server uses instead of HTTP statuses.
@@ -112,8 +114,12 @@ class Client:
     ``watch()`` reconnects by itself, up to ``retries`` times in a row, waiting
     ``backoff``, then twice as long each time (at most 5 s).
 
+    ``url`` may be a list of servers of one deployment (the same database and bus): the
+    client uses the first, and moves to the next when a connection fails (a call that could
+    not connect, a stream that dropped), resuming streams from the last seq.
+
     ```python
-    client = Client("http://127.0.0.1:8000")
+    client = Client("http://127.0.0.1:8000")   # or Client(["http://a:8000", "http://b:8000"])
     job = client.submit("classify", {"file_id": "f1"})
     job.wait(timeout=60)
     ```
@@ -121,7 +127,7 @@ class Client:
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         token: str | None = None,
         *,
         timeout: float = 30.0,
@@ -133,9 +139,16 @@ class Client:
             raise e.ConfigurationError(
                 f"Expected transports from ('ws', 'sse'), but got {tuple(transports)!r}"
             )
-        if not url.startswith(("http://", "https://")):
-            raise e.ConfigurationError(f"Expected an http:// or https:// URL, but got {url!r}")
-        self.url = url.rstrip("/")
+        urls = [url] if isinstance(url, str) else list(url)
+        if not urls:
+            raise e.ConfigurationError("Expected at least one server URL, but got none")
+        for one in urls:
+            if not isinstance(one, str) or not one.startswith(("http://", "https://")):
+                raise e.ConfigurationError(f"Expected an http:// or https:// URL, but got {one!r}")
+        self.urls: tuple[str, ...] = tuple(one.rstrip("/") for one in urls)
+        """Every server this client may use, in the order it tries them."""
+        self._current = 0
+        self._switch = threading.Lock()
         self.token = token
         self.timeout = timeout
         self.transports: tuple[Transport, ...] = tuple(transports)
@@ -146,6 +159,28 @@ class Client:
 
     def __repr__(self) -> str:
         return f"<Client {self.url}>"
+
+    @property
+    def url(self) -> str:
+        """The server in use: the first of :attr:`urls` until a connection to it fails."""
+        return self.urls[self._current]
+
+    def _fail_over(self, failed: str) -> bool:
+        """Move on from ``failed`` to the next server (unless another thread already did).
+        False when there is no other server to try."""
+        if len(self.urls) == 1:
+            return False
+        with self._switch:
+            if self.url == failed:
+                self._current = (self._current + 1) % len(self.urls)
+                self.http.base_url = self.url
+                logger.warning(
+                    "lost jobwire server %s; using %s",
+                    failed,
+                    self.url,
+                    extra={"action": "fail_over"},
+                )
+        return True
 
     def __enter__(self) -> Client:
         return self
@@ -159,7 +194,17 @@ class Client:
     # -- requests -------------------------------------------------------------------------
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        response = self.http.request(method, path, **kwargs)
+        untried = len(self.urls) - 1
+        while True:
+            url = self.url
+            try:
+                response = self.http.request(method, path, **kwargs)
+                break
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                # Nothing reached that server, so trying the next is safe for any method.
+                if not untried or not self._fail_over(url):
+                    raise
+                untried -= 1
         if response.is_success or response.status_code == 304:
             return response
         raise _error_of(response)
@@ -248,6 +293,7 @@ class Client:
                     job_id=job.id,
                 )
             hold = _MAX_WAIT if left is None else min(_MAX_WAIT, left)
+            url = self.url
             try:
                 response = self._request(
                     "GET",
@@ -260,6 +306,7 @@ class Client:
                 failures += 1
                 if failures > self.retries:
                     raise
+                self._fail_over(url)  # a long poll that dropped: its server may be gone
                 time.sleep(self._delay(failures))
                 continue
             failures = 0
@@ -370,8 +417,8 @@ class _Dropped(Exception):
 
 class RemoteWatch:
     """An iterator over a job's messages (see :meth:`Client.watch`). ``transport`` says
-    which channel is in use, ``reconnects`` how often it resumed, ``last`` the highest seq
-    yielded. ``close()`` (or leaving a ``with`` block) stops early."""
+    which channel is in use, ``url`` which server, ``reconnects`` how often it resumed,
+    ``last`` the highest seq yielded. ``close()`` (or leaving a ``with`` block) stops early."""
 
     def __init__(
         self, client: Client, job_id: str, *, after: int = 0, stream_token: str | None = None
@@ -381,6 +428,7 @@ class RemoteWatch:
         self.last = after
         self.stream_token = stream_token
         self.transport: Transport = client.transports[0]
+        self.url = client.url
         self.reconnects = 0
         self._fresh = after <= 0  # nothing seen yet: the first message is taken whatever its seq
         self._messages = self._run()
@@ -426,8 +474,10 @@ class RemoteWatch:
                     )
                     self.transport = "sse"
                     continue
+                client._fail_over(self.url)
             except _Dropped as exc:
                 cause = exc.__cause__
+                client._fail_over(self.url)  # with several servers, resume on the next
             else:
                 # Closed without a final message: the server has nothing newer than `after`
                 # for a job that already ended (watch(after=its last seq)), or it went away.
@@ -442,10 +492,12 @@ class RemoteWatch:
                     last_seq=self.last,
                 ) from cause
             logger.info(
-                "job %s: stream dropped after seq %d (%s); resuming",
+                "job %s: stream from %s dropped after seq %d (%s); resuming from %s",
                 self.job_id,
+                self.url,
                 self.last,
                 cause or "closed early",
+                client.url,
                 extra={"job_id": self.job_id, "action": "reconnect"},
             )
             self.reconnects += 1
@@ -460,6 +512,7 @@ class RemoteWatch:
         return snap["status"] in _TERMINAL_VALUES and snap["seq"] <= self.last
 
     def _open(self) -> Generator[Message, None, None]:
+        self.url = self.client.url
         return self._ws() if self.transport == "ws" else self._sse()
 
     def _ws(self) -> Generator[Message, None, None]:
@@ -467,7 +520,7 @@ class RemoteWatch:
         query: dict[str, str | int] = dict(client._token(self.stream_token))
         if not self._fresh:
             query["after"] = self.last
-        url = "ws" + client.url[4:] + f"/ws/jobs/{quote(self.job_id, safe='')}"
+        url = "ws" + self.url[4:] + f"/ws/jobs/{quote(self.job_id, safe='')}"
         if query:
             url += "?" + urlencode(query)
         headers = (
@@ -477,7 +530,11 @@ class RemoteWatch:
         )
         try:
             conn = ws_connect(url, additional_headers=headers, open_timeout=client.timeout)
-        except (InvalidHandshake, OSError, TimeoutError) as exc:
+        except (InvalidHandshake, TimeoutError) as exc:
+            raise _CannotOpen() from exc
+        except OSError as exc:
+            if len(client.urls) > 1:
+                raise _Dropped() from exc  # that server is down: the next one, same channel
             raise _CannotOpen() from exc
         with conn:
             while True:
@@ -503,7 +560,7 @@ class RemoteWatch:
     def _sse(self) -> Generator[Message, None, None]:
         client = self.client
         headers = {} if self._fresh else {"Last-Event-ID": str(self.last)}
-        path = client._job_path(self.job_id, "/events")
+        path = self.url + client._job_path(self.job_id, "/events")
         try:
             with connect_sse(
                 client.http, "GET", path, headers=headers, params=client._token(self.stream_token)

@@ -131,3 +131,10 @@ class RateLimited(JobwireError):
     def __init__(self, message: str | None = None, *, retry_after: float = 1.0) -> None:
         super().__init__(message, retry_after=retry_after)
         self.retry_after = retry_after
+
+
+class BrokerUnavailable(JobwireError):
+    """The message broker that carries jobs to Celery workers could not be reached. The job
+    was not queued (it is recorded as cancelled); try again later."""
+
+    code = "broker_unavailable"

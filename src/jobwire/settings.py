@@ -23,12 +23,23 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///jobwire.db"
     bus_url: str = "memory://"
     workers: int = Field(2, ge=1, le=1024)
-    executor: Literal["threads", "processes"] = "threads"
+    executor: Literal["threads", "processes", "celery"] = "threads"
+    """Where attempts run: this process's threads or processes, or Celery workers."""
     progress_interval: float = Field(0.1, ge=0.0, le=60.0)
     lease_seconds: float = Field(30.0, gt=0.0)
     poll_interval: float = Field(0.5, gt=0.0)
     retention_days: float = Field(7.0, gt=0.0)
     default_owner: str = "local"
+    cancel_grace: float = Field(10.0, ge=0.0)
+    """Seconds a running job gets to stop after a cancel before it is stopped for good."""
+
+    # -- Celery (executor = "celery") ---------------------------------------------------
+    celery_broker_url: str | None = None
+    """The Celery broker (``redis://…`` or ``amqp://…``). Required with executor=celery."""
+    celery_queue: str = "jobwire"
+    celery_visibility_timeout: float = Field(300.0, gt=0.0)
+    """Redis broker only: seconds before an unacknowledged message (its worker was killed)
+    is delivered again. A duplicate delivered while the job still runs waits for its lease."""
 
     # -- server -------------------------------------------------------------------------
     auth: Literal["none", "token"] = "none"

@@ -10,6 +10,8 @@ processes) and never touch the database themselves.
 from __future__ import annotations
 
 import logging
+import math
+import random
 import threading
 import time
 import traceback
@@ -36,6 +38,8 @@ logger = logging.getLogger(__name__)
 MAX_BACKOFF = 300.0
 #: Prefetch only while attempts take less than this many seconds on average.
 PREFETCH_BELOW = 0.05
+#: Seconds progress may wait for other writes to share its transaction.
+REPORT_HOLD = 0.05
 
 
 @dataclass(eq=False)
@@ -54,6 +58,15 @@ class Run:
     lock: threading.Lock = field(default_factory=threading.Lock)
     handle: Any = None
     """What the executor needs to stop the attempt (an asyncio future)."""
+    finishing: bool = False
+    """A Finish for this attempt was handed to the engine (set under ``lock``)."""
+    committed: threading.Event = field(default_factory=threading.Event)
+    """Set once the attempt's Finish was written (or rejected), or when there is none."""
+    outcome: Finish | None = None
+    """The Finish the store accepted, once ``committed`` is set."""
+    cancel_seen: float | None = None
+    """When this worker first learned of a cancel request (monotonic seconds)."""
+    hard_stopped: bool = False
 
     @property
     def job_id(self) -> str:
@@ -84,10 +97,14 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
         self.executor: Executor = make_executor(executor, self, concurrency)
+        #: False when something else (Celery) hands this worker its jobs, one by one.
+        self.claims = self.executor.claims
+        self.cancel_grace = app.settings.cancel_grace
         self._running: dict[str, Run] = {}
         self._reports: list[Report] = []
         self._finishes: list[tuple[Run, Finish]] = []
         self._cond = threading.Condition()
+        self._reports_since = 0.0
         self._more_work = True
         self._stopping = False
         self._claiming = True
@@ -146,6 +163,13 @@ class Worker:
         if leftover:
             events = self.app.store.release(self.id, [r.job_id for r in leftover])
             self.app.bus.publish(events)
+            self.app.dispatch(
+                [
+                    (ev["job"]["id"], ev["job"]["task"])
+                    for ev in events
+                    if ev["job"]["status"] == "queued"
+                ]
+            )
             logger.warning(
                 "requeued %d job(s) still running at shutdown",
                 len(events),
@@ -165,9 +189,68 @@ class Worker:
         run = self._running.get(job_id)
         if run is None:
             return False
+        if run.cancel_seen is None:
+            run.cancel_seen = time.monotonic()
         run.progress.request_cancel()
         self.executor.cancel(run)
         return True
+
+    def run_job(self, job_id: str, task_name: str | None = None) -> float | None:
+        """Run one attempt of ``job_id`` in the calling thread, for an executor that hands
+        out jobs itself (Celery). Returns ``None`` when the message is done with (the job
+        ran, ended or is gone), or the seconds after which to deliver it again: the job is
+        not due yet, its task is at its limit, another attempt holds its lease, or it failed
+        and will be retried."""
+        if task_name is None:  # an older message: read the job to learn its task
+            found = self.app.store.get(job_id)
+            if found is None or found.terminal:
+                return None
+            task_name = found.task
+        task = self.app.tasks.get(task_name)
+        if task is None:
+            logger.error(
+                "job %s: task %r is not registered in this worker; message dropped",
+                job_id,
+                task_name,
+                extra={"job_id": job_id, "action": "unknown_task"},
+            )
+            return None
+        record, event = self.app.store.claim_one(
+            self.id,
+            job_id,
+            limit=task.options.max_concurrency,
+            lease_seconds=self.lease_seconds,
+        )
+        if record is None or record.terminal:
+            return None
+        if event is None:
+            return self._not_now(record)
+        self.app.bus.publish([event])
+        self.stats["claimed"] += 1
+        run = self._make_run(record)
+        with self._cond:
+            self._running[record.id] = run
+        self.execute(run, self.executor.call)
+        while not run.committed.wait(1.0):  # the message is acknowledged only after this
+            pass
+        outcome = run.outcome
+        if outcome is not None and outcome.status == JobStatus.QUEUED:
+            return max((outcome.run_after or 0.0) - time.time(), 0.0)
+        return None
+
+    def _not_now(self, record: JobRecord) -> float | None:
+        now = time.time()
+        if record.status == JobStatus.QUEUED:
+            if record.run_after > now:
+                return record.run_after - now
+            return 0.5 + random.random()  # its task is at max_concurrency
+        expires = record.lease_expires_at
+        if expires is not None and expires > now:
+            # Running under another attempt's lease: a duplicate delivery, or the redelivery
+            # of a killed worker's message. Look again once that lease could have run out.
+            return expires - now + 0.5
+        self._sweep()  # the lease ran out: recover the job, then try again at once
+        return 0.0
 
     @property
     def running(self) -> int:
@@ -177,20 +260,30 @@ class Worker:
 
     def _loop(self) -> None:
         interval = max(self.app.progress_interval, 0.01)
-        next_tick = next_renew = next_sweep = next_purge = 0.0
+        hold = min(REPORT_HOLD, self.app.progress_interval / 2)
+        next_tick = next_renew = next_sweep = next_purge = next_cancels = 0.0
         while True:
             with self._cond:
-                if not (self._reports or self._finishes or self._stopping or self._can_claim()):
-                    now = time.monotonic()
-                    wake = min(next_tick, next_renew, next_sweep, self._next_poll)
+                # Progress alone waits up to `hold` seconds: a job that ends meanwhile writes
+                # its progress and its outcome in one transaction instead of two.
+                now = time.monotonic()
+                reports_due = self._reports_since + hold if self._reports else math.inf
+                if not (self._finishes or self._stopping or self._can_claim()) and (
+                    now < reports_due
+                ):
+                    poll = self._next_poll if self.claims else next_tick
+                    wake = min(next_tick, next_renew, next_sweep, poll, reports_due)
                     self._cond.wait(max(wake - now, 0.0))
-                reports, self._reports = self._reports, []
+                    now = time.monotonic()
                 finishes, self._finishes = self._finishes, []
                 stopping = self._stopping
+                reports: list[Report] = []
+                if finishes or stopping or now >= reports_due:
+                    reports, self._reports = self._reports, []
             try:
                 now = time.monotonic()
                 claim = None
-                if not stopping and (self._can_claim() or now >= self._next_poll):
+                if self.claims and not stopping and (self._can_claim() or now >= self._next_poll):
                     claim = self._claim_request()
                 if reports or finishes or claim is not None:
                     self._flush(reports, finishes, claim)
@@ -202,6 +295,9 @@ class Worker:
                 if now >= next_renew:
                     next_renew = now + self.lease_seconds / 3
                     self._renew()
+                if now >= next_cancels:
+                    next_cancels = now + 1.0
+                    self._check_cancels()
                 if now >= next_sweep:
                     next_sweep = now + max(self.lease_seconds / 2, 0.2)
                     self._sweep()
@@ -215,6 +311,7 @@ class Worker:
                 with self._cond:
                     self._reports[:0] = reports
                     self._finishes[:0] = finishes
+                    self._reports_since = time.monotonic()
                 time.sleep(0.5)
 
     _next_poll = 0.0
@@ -231,11 +328,16 @@ class Worker:
         return self.concurrency * (8 if avg < PREFETCH_BELOW / 10 else 2)
 
     def _can_claim(self) -> bool:
-        return self._claiming and self._more_work and len(self._running) < self._capacity()
+        return (
+            self.claims
+            and self._claiming
+            and self._more_work
+            and len(self._running) < self._capacity()
+        )
 
     def _claim_request(self) -> Claim | None:
         slots = self._capacity() - len(self._running)
-        if slots <= 0 or not self._claiming:
+        if slots <= 0 or not self._claiming or not self.claims:
             return None
         limits = {
             t.name: t.options.max_concurrency
@@ -285,7 +387,14 @@ class Worker:
         result = self.app.store.write(self.id, reports, [f for _, f in finishes], claim)
         if claim is not None:
             self._claimed(claim, result.claimed)
+        rejected = set(result.rejected)
+        for run, fin in finishes:
+            run.outcome = None if fin.job_id in rejected else fin
+            run.committed.set()
         self.app.bus.publish(result.events)
+        for run, _ in finishes:
+            if run.hard_stopped:  # after its cancelled event left: this may end the process
+                self.executor.hard_stop(run)
         for job_id in result.cancel_requested:
             self.request_cancel(job_id)
         for job_id in result.rejected:
@@ -295,10 +404,10 @@ class Worker:
                 job_id,
                 extra={"job_id": job_id, "action": "rejected"},
             )
-            run = self._running.get(job_id)
-            if run is not None:  # someone else owns the job now: stop working on it
-                run.ended = True
-                run.progress.request_cancel()
+            lost = self._running.get(job_id)
+            if lost is not None:  # someone else owns the job now: stop working on it
+                lost.ended = True
+                lost.progress.request_cancel()
         self.stats["ignored"] += sum(result.ignored.values())
         for event in result.events:
             status = event["job"]["status"]
@@ -306,7 +415,8 @@ class Worker:
                 self.stats[status] += 1
 
     def _tick(self) -> None:
-        """Every progress interval: send held-back progress, enforce timeouts."""
+        """Every progress interval: send held-back progress, enforce timeouts, stop for good
+        the attempts that ignored a cancel for longer than the grace period."""
         now = time.monotonic()
         for run in list(self._running.values()):
             if run.ended:
@@ -314,13 +424,41 @@ class Worker:
             if run.deadline is not None and now >= run.deadline:
                 self._time_out(run)
                 continue
+            if run.cancel_seen is not None and now - run.cancel_seen >= self.cancel_grace:
+                self._hard_stop(run)
+                continue
             run.progress.flush()
+
+    def _hard_stop(self, run: Run) -> None:
+        with run.lock:
+            if run.ended:
+                return
+            run.ended = run.finishing = run.hard_stopped = True
+        logger.warning(
+            "job %s did not stop within %g s of its cancel; stopping it",
+            run.job_id,
+            self.cancel_grace,
+            extra={"job_id": run.job_id, "action": "hard_stop"},
+        )
+        fin = self._finish(run, JobStatus.CANCELLED)
+        fin.error_code = "cancel_grace_exceeded"
+        fin.error_message = (
+            f"The task did not stop within {self.cancel_grace:g} s of the cancel request."
+        )
+        self._end(run, fin)
+
+    def _check_cancels(self) -> None:
+        """Cancels requested through another process reach this one here (and with each
+        progress write), not only at the next lease renewal."""
+        if self._running:
+            for job_id in self.app.store.cancel_requests(self.id):
+                self.request_cancel(job_id)
 
     def _time_out(self, run: Run) -> None:
         with run.lock:
             if run.ended:
                 return
-            run.ended = True
+            run.ended = run.finishing = True
         timeout = run.task.options.timeout
         run.progress.request_cancel()
         self.executor.cancel(run)
@@ -347,6 +485,13 @@ class Worker:
             self.stats["recovered"] += len(events)
             self.app.bus.publish(events)
             self._more_work = True
+            self.app.dispatch(
+                [
+                    (ev["job"]["id"], ev["job"]["task"])
+                    for ev in events
+                    if ev["job"]["status"] == "queued"
+                ]
+            )
 
     # -- called from task threads -------------------------------------------------------
 
@@ -372,8 +517,10 @@ class Worker:
             log,
         )
         with self._cond:
+            if not self._reports:
+                self._reports_since = time.monotonic()
+                self._cond.notify()
             self._reports.append(rep)
-            self._cond.notify()
 
     def execute(self, run: Run, call: Any) -> None:
         """Run one attempt with ``call(run, kwargs)`` and record how it ended."""
@@ -399,12 +546,17 @@ class Worker:
             with run.lock:
                 if run.ended:
                     finish = None
+                else:
+                    run.finishing = True
                 run.ended = True
         if finish is not None:
             self._end(run, finish)
         self._done(run)
 
     def _done(self, run: Run) -> None:
+        with run.lock:
+            if not run.finishing:  # no Finish will be written: nothing to wait for
+                run.committed.set()
         took = time.monotonic() - run.started
         avg = self._avg_duration
         self._avg_duration = took if avg is None else 0.8 * avg + 0.2 * took

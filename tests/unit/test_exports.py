@@ -8,6 +8,7 @@ import jobwire
 def test_all_is_pinned() -> None:
     assert sorted(jobwire.__all__) == [
         "App",
+        "BrokerUnavailable",
         "Client",
         "ConfigurationError",
         "DuplicateJob",

@@ -172,6 +172,13 @@ class Bus(ABC):
         self._all: frozenset[Subscription] = frozenset()
         self._subs_lock = threading.Lock()
 
+    @property
+    def connected(self) -> bool:
+        """Whether events published anywhere reach this process's listeners right now. The
+        in-process bus always is; a networked one is not while it reconnects, and watchers
+        then read the store instead."""
+        return True
+
     @abstractmethod
     def publish(self, events: Iterable[Event]) -> None:
         """Send ``events`` to every subscriber of their jobs, in every process."""

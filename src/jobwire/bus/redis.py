@@ -13,6 +13,7 @@ import logging
 import os
 import random
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from types import ModuleType
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import MissingDependency
 from ..snapshot import Event, dumps, loads
-from .base import Bus
+from .base import Bus, _is_terminal
 
 if TYPE_CHECKING:
     import redis as redis_module
@@ -33,6 +34,14 @@ RECONNECT_DELAY = 0.1
 RECONNECT_MAX_DELAY = 5.0
 #: Seconds a blocked read waits before the listener looks at its stop flag again.
 POLL_SECONDS = 1.0
+#: After a failed publish, progress is not published for twice as long as the failure took
+#: (at least the first, at most the second of these seconds), so an unreachable Redis costs
+#: the worker at most about a third of its time; final events are always tried.
+PUBLISH_PAUSE = 0.1
+PUBLISH_MAX_PAUSE = 5.0
+#: Seconds the publishing client waits to connect: on a network that drops packets, each
+#: publish would otherwise hold the worker for the whole connect timeout (and its retries).
+PUBLISH_CONNECT_TIMEOUT = 1.0
 
 
 def _import_redis() -> ModuleType:
@@ -104,7 +113,7 @@ class RedisBus(Bus):
         # thread and must not stall it for long.
         self._client: redis_module.Redis = redis.Redis.from_url(
             url,
-            socket_connect_timeout=connect_timeout,
+            socket_connect_timeout=min(connect_timeout, PUBLISH_CONNECT_TIMEOUT),
             socket_timeout=connect_timeout,
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
         )
@@ -124,6 +133,9 @@ class RedisBus(Bus):
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._publish_failing = False
+        self._publish_paused_until = 0.0
+        #: Events not published because Redis could not be reached (they are in the store).
+        self.unpublished = 0
 
     @property
     def connected(self) -> bool:
@@ -135,12 +147,21 @@ class RedisBus(Bus):
             **super().stats(),
             "connected": int(self.connected),
             "reconnects": self.reconnects,
+            "unpublished": self.unpublished,
         }
 
     def publish(self, events: Iterable[Event]) -> None:
-        payloads = [dumps(event) for event in events]
-        if not payloads:
+        batch = list(events)
+        if not batch:
             return
+        paused = self._publish_failing and time.monotonic() < self._publish_paused_until
+        if paused and not any(_is_terminal(event) for event in batch):
+            # Progress during an outage: a newer event supersedes it, and watchers read the
+            # store while their listener is disconnected.
+            self.unpublished += len(batch)
+            return
+        payloads = [dumps(event) for event in batch]
+        started = time.monotonic()
         try:
             if len(payloads) == 1:
                 self._client.publish(self.channel, payloads[0])
@@ -152,6 +173,10 @@ class RedisBus(Bus):
         except self._errors as exc:
             # The events are in the store already; watchers fall back to it. Say so once
             # per outage rather than on every progress tick.
+            now = time.monotonic()
+            pause = min(PUBLISH_MAX_PAUSE, max(PUBLISH_PAUSE, 2 * (now - started)))
+            self._publish_paused_until = now + pause
+            self.unpublished += len(payloads)
             if not self._publish_failing:
                 self._publish_failing = True
                 logger.warning(

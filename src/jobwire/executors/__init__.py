@@ -1,4 +1,5 @@
-"""Executors: where attempts run. Threads by default, processes for CPU-bound work."""
+"""Executors: where attempts run. Threads by default, processes for CPU-bound work, Celery
+workers across machines."""
 
 from __future__ import annotations
 
@@ -19,9 +20,15 @@ def make_executor(kind: str, worker: Worker, concurrency: int) -> Executor:
         from .processes import ProcessExecutor
 
         return ProcessExecutor(worker, concurrency)
+    if kind == "celery":
+        from .celery import CeleryExecutor
+
+        return CeleryExecutor(worker, concurrency)
     from ..errors import ConfigurationError
 
-    raise ConfigurationError(f"Expected executor 'threads' or 'processes', but got {kind!r}")
+    raise ConfigurationError(
+        f"Expected executor 'threads', 'processes' or 'celery', but got {kind!r}"
+    )
 
 
 __all__ = ["Executor", "make_executor"]

@@ -38,9 +38,9 @@ class ProcessExecutor(ThreadExecutor):
         self._forwarder.start()
         super().start()
 
-    def _call(self, run: Run, kwargs: dict[str, Any]) -> Any:
+    def call(self, run: Run, kwargs: dict[str, Any]) -> Any:
         if run.task.is_async:
-            return super()._call(run, kwargs)
+            return super().call(run, kwargs)
         self._runs[run.job_id] = run
         fn = run.task.fn
         kwargs = {k: v for k, v in kwargs.items() if k != run.task.progress_param}

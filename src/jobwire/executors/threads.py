@@ -46,9 +46,9 @@ class ThreadExecutor(Executor):
             run = self._queue.get()
             if run is None:
                 return
-            self.worker.execute(run, self._call)
+            self.worker.execute(run, self.call)
 
-    def _call(self, run: Run, kwargs: dict[str, Any]) -> Any:
+    def call(self, run: Run, kwargs: dict[str, Any]) -> Any:
         if not run.task.is_async:
             return run.task.fn(**kwargs)
         coro: Coroutine[Any, Any, Any] = run.task.fn(**kwargs)

@@ -209,16 +209,20 @@ async def _long_poll(
             return JSONResponse(snapshot(record), headers={"ETag": tag})
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
-        # Wake at least every second to notice a client that went away.
-        step = min(wait, 1.0 if state.trust_bus else state.settings.poll_interval * 2)
+        epoch = state.hub.epoch
         while (left := deadline - loop.time()) > 0:
+            # Wake at least every second to notice a client that went away; read the store
+            # when the bus may miss changes, and once after its connection changed (the hub
+            # wakes every listener then).
+            step = 1.0 if state.trust_bus else state.settings.poll_interval * 2
             item = await listener.get(min(step, left))
             if item is None and await request.is_disconnected():
                 return Response(status_code=304, headers={"ETag": tag})
             if item is not None and item[0] > record.seq:
                 snap = item[3]["job"]
                 return JSONResponse(snap, headers={"ETag": etag(job_id, snap["seq"])})
-            if item is None and not state.trust_bus:
+            if item is None and (epoch != state.hub.epoch or not state.trust_bus):
+                epoch = state.hub.epoch
                 fresh = await state.avisible(who, job_id)
                 if fresh.seq > record.seq:
                     return JSONResponse(snapshot(fresh), headers={"ETag": etag(job_id, fresh.seq)})

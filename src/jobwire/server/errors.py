@@ -29,6 +29,7 @@ STATUS: dict[type[e.JobwireError], int] = {
     e.InvalidArguments: 422,
     e.RateLimited: 429,
     e.ConfigurationError: 500,
+    e.BrokerUnavailable: 503,
 }
 
 HTTP_CODES = {

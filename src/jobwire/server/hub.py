@@ -6,6 +6,10 @@ listener has a small bounded buffer: a slow one skips to the newest snapshot (ev
 carries a whole snapshot) and never slows the others; the final message is never dropped.
 It also remembers the newest ``seq`` of each job it has seen, so a poll whose ETag is
 current is answered 304 without touching the database.
+
+When the bus loses its connection (or gets it back), the hub bumps :attr:`Hub.epoch` and
+wakes every listener: streams then read the store at once (to pick up what the bus missed)
+and, while it is down, every poll interval.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ LISTENER_BUFFER = 64
 EVERYTHING_BUFFER = 1024
 SEQ_CACHE = 50_000
 SEQ_TRUST = 1.0
+#: Seconds between the pump's looks at the bus's connection when no event comes.
+CONNECTION_CHECK = 0.25
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
@@ -88,6 +94,12 @@ class Listener:
                     timer.cancel()
         return self._items.popleft() if self._items else None
 
+    def wake(self) -> None:
+        """Make a waiting ``get`` return (None when nothing is queued)."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
     def close(self) -> None:
         self.hub.unlisten(self)
 
@@ -110,6 +122,11 @@ class Hub:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.delivered = 0
+        self.bus_connected = bus.connected
+        """The bus's connection as the event loop last learned it."""
+        self.epoch = 0
+        """Grows each time the bus loses or regains its connection."""
+        self._changed_at = time.monotonic()
 
     @property
     def started(self) -> bool:
@@ -123,6 +140,7 @@ class Hub:
             # One wildcard subscription for the whole process, large enough never to coalesce
             # under normal load (each listener coalesces on its own).
             self._sub = self.bus.subscribe(None, maxlen=100_000)
+            self.bus_connected = self.bus.connected
             self._thread = threading.Thread(target=self._pump, name="jobwire-hub", daemon=True)
             self._thread.start()
 
@@ -137,15 +155,34 @@ class Hub:
     def _pump(self) -> None:
         sub, loop = self._sub, self._loop
         assert sub is not None and loop is not None
+        connected = self.bus_connected
         while not sub.closed:
-            first = sub.get(1.0)
-            if first is None:
-                continue
-            batch = [first, *sub.get_nowait_batch(999)]
+            first = sub.get(CONNECTION_CHECK)
             try:
-                loop.call_soon_threadsafe(self._dispatch, batch)
+                if self.bus.connected != connected:
+                    connected = not connected
+                    loop.call_soon_threadsafe(self._connection_changed, connected)
+                if first is not None:
+                    batch = [first, *sub.get_nowait_batch(999)]
+                    loop.call_soon_threadsafe(self._dispatch, batch)
             except RuntimeError:  # the loop closed: the server is shutting down
                 return
+
+    def _connection_changed(self, connected: bool) -> None:
+        self.bus_connected = connected
+        self.epoch += 1
+        self._changed_at = time.monotonic()
+        logger.info(
+            "hub: the bus is %s; streams %s",
+            "connected" if connected else "disconnected",
+            "are pushed again" if connected else "read the store until it is back",
+            extra={"action": "hub_bus_connected" if connected else "hub_bus_disconnected"},
+        )
+        for listeners in self._listeners.values():
+            for listener in listeners:
+                listener.wake()
+        for listener in self._everything:
+            listener.wake()
 
     def _dispatch(self, batch: list[Event]) -> None:
         now = time.monotonic()
@@ -201,6 +238,10 @@ class Hub:
         seconds: idle streams of one job then share one store read per heartbeat."""
         entry = self._fresh(job_id, within)
         return None if entry is None else entry[0]
+
+    def since_change(self) -> float:
+        """Seconds since the bus last lost or regained its connection."""
+        return time.monotonic() - self._changed_at
 
     def note(self, job_id: str, seq: int, owner: str) -> None:
         """Remember a seq read from the store (never moving backwards)."""

@@ -35,9 +35,22 @@ class ServerState:
     @property
     def trust_bus(self) -> bool:
         """True when every change reaches this process's bus: workers run here (memory bus)
-        or the bus is shared (Redis). Then an ETag the hub knows is current is answered
-        without the database, and idle streams need not poll the store."""
-        return self.app.worker is not None or not self.settings.bus_url.startswith("memory")
+        or the bus is shared (Redis) and connected right now. Then an ETag the hub knows is
+        current is answered without the database, and idle streams need not poll the store."""
+        local = self.app.worker is not None and self.app.worker.claims  # jobs run here
+        shared = local or not self.settings.bus_url.startswith("memory")
+        return shared and self.app.bus.connected
+
+    def store_check_interval(self, heartbeat: float) -> float:
+        """How often an idle stream reads the store: once per heartbeat when the bus is
+        trusted (a pub/sub bus can still lose an event), every poll interval while the bus is
+        disconnected, and every four when changes made elsewhere never reach it (workers in
+        another process on a memory bus)."""
+        if self.trust_bus:
+            return heartbeat
+        if not self.app.bus.connected:
+            return min(heartbeat, self.settings.poll_interval)
+        return min(heartbeat, self.settings.poll_interval * 4)
 
     def ensure_started(self) -> None:
         """Start the hub (and the workers) once, from inside the event loop. Called by the
@@ -50,7 +63,8 @@ class ServerState:
                 return
             self.app.store.upgrade()
             _ = self.auth.secret  # read (or create) the stream-token secret now, not mid-request
-            if self.run_workers:
+            if self.run_workers or self.app.uses_celery:
+                # With Celery the worker here runs no jobs: it recovers those of killed workers.
                 self.app.start()
             self.hub.start(asyncio.get_running_loop())
             self._started = True

@@ -79,53 +79,64 @@ async def open_stream(state: ServerState, who: Principal, job_id: str, after: in
 async def follow(
     state: ServerState, stream: Stream, job_id: str, heartbeat: float
 ) -> AsyncIterator[Item | None]:
-    """Yield the backlog, then live items newer than the last; None when idle for a
-    heartbeat. Ends after the final item. An idle stream looks at the store: every
-    ``poll_interval * 4`` when the bus may miss changes (a worker in another process on a
-    memory bus), else once per heartbeat — a pub/sub bus loses what is published while it
-    reconnects, and a lost final event must not leave a stream open forever."""
+    """Yield the backlog, then live items newer than the last; None when nothing went out
+    for a heartbeat. Ends after the final item.
+
+    The stream also reads the store, for what the bus did not bring: every
+    :meth:`~ServerState.store_check_interval` without an event (once per heartbeat on a
+    connected bus: pub/sub loses what is published while it reconnects, and a lost final
+    event must not leave a stream open forever; every poll interval while it is
+    disconnected), and at once when the bus loses or regains its connection (the hub wakes
+    every listener then), so a stream goes from push to polling and back missing nothing."""
     for item in stream.backlog:
         yield item
     if stream.done:
         return
+    hub, listener = state.hub, stream.listener
+    loop = asyncio.get_running_loop()
     last = stream.last
-    idle_check = heartbeat if state.trust_bus else min(heartbeat, state.settings.poll_interval * 4)
-    idle = 0.0
+    epoch = hub.epoch
+    checked = sent = loop.time()
     while True:
-        got = await stream.listener.get(idle_check)
+        every = state.store_check_interval(heartbeat)
+        got = await listener.get(max(0.0, min(checked + every, sent + heartbeat) - loop.time()))
+        now = loop.time()
         if got is not None:
-            idle = 0.0
+            checked = now
             seq, final, text, _ = got
             if seq <= last:
                 continue
-            last = seq
+            last, sent = seq, now
             yield seq, final, text
             if final:
                 return
             continue
-        idle += idle_check
-        # Look at the store unless the hub confirmed this job's seq within this interval
-        # (an event, or another stream of the same job that just looked).
-        recent = state.hub.confirmed(job_id, idle_check)
-        if (not state.trust_bus or idle >= heartbeat) and (recent is None or recent > last):
-            record = await run_in_threadpool(state.app.store.get, job_id)
-            if record is None:
-                return  # deleted while watched
-            state.hub.note(record.id, record.seq, record.owner)
-            if record.seq <= last:
-                events = []
-            else:
-                events = await run_in_threadpool(state.app.store.events, job_id, last)
-                if not events:  # pruned: the snapshot says it all
-                    events = [make_event(record, "status")]
-            for e in events:
-                last = e["seq"]
-                final = is_terminal(e)
-                yield last, final, encode(message(e))
-                if final:
-                    return
-        if idle >= heartbeat:
-            idle = 0.0
+        moved = hub.epoch != epoch
+        if moved or now >= checked + every:
+            epoch, checked = hub.epoch, now
+            # Skip the read when the hub confirmed this job's seq within the interval (an
+            # event, or another stream of the same job that just looked) — after a change
+            # of the bus's connection, only a confirmation since that change counts.
+            recent = hub.confirmed(job_id, hub.since_change() if moved else every)
+            if recent is None or recent > last:
+                record = await run_in_threadpool(state.app.store.get, job_id)
+                if record is None:
+                    return  # deleted while watched
+                hub.note(record.id, record.seq, record.owner)
+                if record.seq <= last:
+                    events = []
+                else:
+                    events = await run_in_threadpool(state.app.store.events, job_id, last)
+                    if not events:  # pruned: the snapshot says it all
+                        events = [make_event(record, "status")]
+                for e in events:
+                    last, sent = e["seq"], now
+                    final = is_terminal(e)
+                    yield last, final, encode(message(e))
+                    if final:
+                        return
+        if now >= sent + heartbeat:
+            sent = now
             yield None
 
 
@@ -316,6 +327,8 @@ async def _cancel(state: ServerState, websocket: WebSocket, who: Principal, job_
 
 
 ALL = "*"
+#: Jobs whose last sent seq a `subscribe all` remembers.
+SEEN_JOBS = 10_000
 
 
 @router.websocket("/ws")
@@ -342,10 +355,23 @@ async def ws_many(websocket: WebSocket) -> None:
                 await out.put(item[2])
 
     async def forward_all(listener: Listener) -> None:
+        # Events of one job can reach the bus out of order when different processes publish
+        # them (the server that took the submit, the worker that claimed it): send each job's
+        # seq only once and only growing, as the per-job streams do.
+        last: dict[str, int] = {}
         while True:
             item = await listener.get()
-            if item is not None:
-                await out.put(item[2])
+            if item is None:
+                continue
+            seq, _, text, event = item
+            job_id = event["job"]["id"]
+            if seq <= last.get(job_id, 0):
+                continue
+            last[job_id] = seq
+            if len(last) > SEEN_JOBS:  # forget the oldest half
+                for key in list(last)[: SEEN_JOBS // 2]:
+                    del last[key]
+            await out.put(text)
 
     def track(key: str, task: asyncio.Task[None], listener: Listener) -> None:
         forwarders[key] = task

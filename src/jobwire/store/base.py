@@ -142,6 +142,14 @@ class Store(ABC):
         without exceeding ``limits`` (running jobs per task across all workers)."""
 
     @abstractmethod
+    def claim_one(
+        self, worker_id: str, job_id: str, *, limit: int | None, lease_seconds: float
+    ) -> tuple[JobRecord | None, Event | None]:
+        """Claim this one job (a message named it) if it is queued, due, and its task has
+        fewer than ``limit`` running jobs. Returns the job as it is now and the claim's event,
+        or ``(job, None)`` when it was not claimed, or ``(None, None)`` when it is gone."""
+
+    @abstractmethod
     def write(
         self,
         worker_id: str,
@@ -157,6 +165,10 @@ class Store(ABC):
     @abstractmethod
     def renew(self, worker_id: str, lease_seconds: float) -> set[str]:
         """Extend this worker's leases; return the ids of its jobs with a cancel request."""
+
+    @abstractmethod
+    def cancel_requests(self, worker_id: str) -> set[str]:
+        """The ids of this worker's running jobs whose cancel was requested (a read)."""
 
     @abstractmethod
     def recover(self, backoff: Mapping[str, float]) -> builtins.list[Event]:

@@ -60,22 +60,29 @@ _CANDIDATES = (
     .order_by(jobs.c.created_at, jobs.c.id)
     .limit(_B("b_limit"))
 )
+_CLAIM_VALUES: dict[str, Any] = {
+    "status": "running",
+    "attempt": jobs.c.attempt + 1,
+    "seq": jobs.c.seq + 1,
+    "started_at": _B("b_now"),
+    "updated_at": _B("b_now"),
+    "current": 0,
+    "eta_seconds": None,
+    "rate": None,
+    "message": None,
+    "lease_owner": _B("b_worker"),
+    "lease_expires_at": _B("b_until"),
+}
 _CLAIM = (
     sa.update(jobs)
     .where(jobs.c.id.in_(_B("b_ids", expanding=True)), jobs.c.status == "queued")
-    .values(
-        status="running",
-        attempt=jobs.c.attempt + 1,
-        seq=jobs.c.seq + 1,
-        started_at=_B("b_now"),
-        updated_at=_B("b_now"),
-        current=0,
-        eta_seconds=None,
-        rate=None,
-        message=None,
-        lease_owner=_B("b_worker"),
-        lease_expires_at=_B("b_until"),
-    )
+    .values(_CLAIM_VALUES)
+    .returning(*jobs.c)
+)
+_CLAIM_ONE = (
+    sa.update(jobs)
+    .where(jobs.c.id == _B("b_id"), jobs.c.status == "queued", jobs.c.run_after <= _B("b_now"))
+    .values(_CLAIM_VALUES)
     .returning(*jobs.c)
 )
 _REPORT = (
@@ -518,6 +525,44 @@ class SQLStore(Store):
         conn.execute(_INSERT_EVENT, [_event_row(ev, now) for _, ev in out])
         return out
 
+    def claim_one(
+        self, worker_id: str, job_id: str, *, limit: int | None, lease_seconds: float
+    ) -> tuple[JobRecord | None, Event | None]:
+        now = time.time()
+        with self._write() as conn:
+            if limit is not None:
+                self._advisory_lock(conn, _CLAIM_LOCK)  # the running count must hold
+                task = conn.execute(
+                    sa.select(jobs.c.task).where(jobs.c.id == job_id)
+                ).scalar_one_or_none()
+                running = conn.execute(
+                    sa.select(sa.func.count()).where(
+                        jobs.c.status == "running", jobs.c.task == task
+                    )
+                ).scalar_one()
+                if running >= limit:
+                    return self._get(conn, job_id), None
+            row = conn.execute(
+                _CLAIM_ONE,
+                {
+                    "b_id": job_id,
+                    "b_now": now,
+                    "b_worker": worker_id,
+                    "b_until": now + lease_seconds,
+                },
+            ).first()
+            if row is None:  # not queued, not due, or gone: say how it is
+                return self._get(conn, job_id), None
+            job = record_from_row(row)
+            event = make_event(job, "status")
+            conn.execute(_INSERT_EVENT, _event_row(event, now))
+        return job, event
+
+    @staticmethod
+    def _get(conn: Connection, job_id: str) -> JobRecord | None:
+        row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
+        return record_from_row(row) if row is not None else None
+
     def write(
         self,
         worker_id: str,
@@ -662,6 +707,17 @@ class SQLStore(Store):
                 sa.select(jobs.c.id).where(
                     jobs.c.lease_owner == worker_id,
                     jobs.c.status.in_(_ACTIVE),
+                    jobs.c.cancel_requested.is_(True),
+                )
+            ).all()
+        return {r.id for r in rows}
+
+    def cancel_requests(self, worker_id: str) -> set[str]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(jobs.c.id).where(
+                    jobs.c.status.in_(_ACTIVE),
+                    jobs.c.lease_owner == worker_id,
                     jobs.c.cancel_requested.is_(True),
                 )
             ).all()
