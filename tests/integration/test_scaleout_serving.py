@@ -1,6 +1,7 @@
-"""Scaled-out serving under faults: two `jobwire serve --workers 0` processes and one
-`jobwire worker` on one PostgreSQL and one private Redis (started here, on a free port, so it
-can be killed and started again without touching the machine's Redis).
+"""Scaled-out serving under faults: two `jobwire serve --workers 0` processes and one Celery
+worker (`jobwire worker` with JOBWIRE_EXECUTOR=celery, RabbitMQ as its broker) on one
+PostgreSQL and one private Redis bus (started here, on a free port, so it can be killed and
+started again without touching the machine's Redis).
 
 - Redis goes away mid-job: REST and long polls still answer from the database, WebSocket and
   SSE streams read the store every poll interval, then go back to push when the bus
@@ -12,6 +13,7 @@ can be killed and started again without touching the machine's Redis).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -163,12 +165,32 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def cluster(_postgres_database: str, private_redis: PrivateRedis) -> Iterator[Deployment]:
-    """Two `serve --workers 0` and one `jobwire worker`, for the whole module: starting
+def amqp_broker() -> str:
+    url = os.environ.get("JOBWIRE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+    def check() -> str:
+        from kombu import Connection
+
+        with Connection(url, connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1)
+        return url
+
+    return require_service(f"RabbitMQ at {url}", check)
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    _postgres_database: str, private_redis: PrivateRedis, amqp_broker: str
+) -> Iterator[Deployment]:
+    """Two `serve --workers 0` and one Celery worker, for the whole module: starting
     three processes costs more than the tests themselves."""
     reset_postgres(_postgres_database)
+    queue = f"jobwire-test-{os.getpid()}-{free_port()}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBWIRE_")}
     env.update(
+        JOBWIRE_EXECUTOR="celery",
+        JOBWIRE_CELERY_BROKER_URL=amqp_broker,
+        JOBWIRE_CELERY_QUEUE=queue,
         JOBWIRE_DATABASE_URL=_postgres_database,
         JOBWIRE_BUS_URL=private_redis.url,
         JOBWIRE_HEARTBEAT_SECONDS=str(HEARTBEAT),
@@ -194,6 +216,10 @@ def cluster(_postgres_database: str, private_redis: PrivateRedis) -> Iterator[De
     finally:
         for name in list(deployment.procs):
             deployment.stop(name)
+        from kombu import Connection
+
+        with Connection(amqp_broker) as conn, contextlib.suppress(Exception):
+            conn.default_channel.queue_delete(queue)
 
 
 @pytest.fixture
