@@ -504,3 +504,72 @@ def test_a_submit_while_the_broker_is_unreachable_answers_503_and_queues_nothing
         assert snapshot(base, job_id)["status"] == "cancelled"
         listed = httpx.get(f"{base}/api/jobs", params={"status": "queued"}, timeout=10).json()
         assert listed["jobs"] == []
+
+
+# -- duplicates and stale attempts --------------------------------------------------------
+
+
+def test_duplicate_messages_never_run_a_job_twice(cluster: Cluster) -> None:
+    from jobwire.executors.celery import TASK_NAME
+
+    base = cluster.start_server()
+    cluster.start_worker()
+    cluster.start_worker()
+    job = submit(base, "long", {"seconds": 3, "items": 30})
+    wait_until(lambda: cluster.runs().get(job["id"]), 30, "the job starting")
+    # What a broker's redelivery or visibility timeout would do: the same message again,
+    # while the job runs on the other worker, and once more after it ended.
+    from celery import Celery
+
+    celery = Celery(broker=cluster.env["JOBWIRE_CELERY_BROKER_URL"], set_as_current=False)
+    queue = cluster.env["JOBWIRE_CELERY_QUEUE"]
+    try:
+        for _ in range(3):
+            celery.send_task(TASK_NAME, args=[job["id"], "long"], task_id=job["id"], queue=queue)
+        final = wait_terminal(base, job["id"], timeout=30)
+        celery.send_task(TASK_NAME, args=[job["id"], "long"], task_id=job["id"], queue=queue)
+        time.sleep(2.0)
+    finally:
+        celery.close()
+    assert final["status"] == "succeeded" and final["attempt"] == 1
+    assert snapshot(base, job["id"])["seq"] == final["seq"]  # nothing moved it after
+    assert [what for what, _, _ in cluster.runs()[job["id"]]] == ["start", "end"]
+
+
+def test_a_paused_worker_s_stale_attempt_is_rejected_when_it_wakes(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    with make_cluster(postgres_url, tmp_path, broker_url("redis"), lease_seconds="2") as cluster:
+        base = cluster.start_server()
+        cluster.start_worker()
+        cluster.start_worker()
+        job = submit(base, "long", {"seconds": 4, "items": 40})
+        first = wait_until(lambda: cluster.runs().get(job["id"]), 30, "the first attempt")
+        paused = first[0][1]
+        os.kill(paused, signal.SIGSTOP)  # a hung pool process: its lease stops renewing
+        try:
+            wait_until(
+                lambda: len(cluster.runs()[job["id"]]) >= 2, 30, "a second attempt elsewhere"
+            )
+        finally:
+            os.kill(paused, signal.SIGCONT)
+        final = wait_terminal(base, job["id"], timeout=30)
+        time.sleep(1.0)  # the woken attempt has had time to try its writes
+
+        assert final["status"] == "succeeded" and final["attempt"] == 2, final
+        runs = cluster.runs()[job["id"]]
+        # The woken first attempt stopped at its next Progress call: it never ended.
+        assert [(what, pid == paused) for what, pid, _ in runs] == [
+            ("start", True),
+            ("start", False),
+            ("end", False),
+        ], runs
+        store = cluster.store()
+        try:
+            events = store.events(job["id"])
+        finally:
+            store.close()
+        seqs = [event["seq"] for event in events]
+        assert seqs == sorted(set(seqs))
+        assert events[-1]["job"]["status"] == "succeeded" and events[-1]["job"]["attempt"] == 2
+        assert snapshot(base, job["id"])["seq"] == final["seq"]
