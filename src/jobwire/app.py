@@ -97,6 +97,7 @@ class App:
         self.worker: Worker | None = None
         self._estimates: dict[str, tuple[float, float | None]] = {}
         self._celery: Any = None
+        self._start_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<App {self.settings.database_url} tasks={sorted(self.tasks)}>"
@@ -414,17 +415,19 @@ class App:
     def start(self, *, workers: int | None = None, executor: str | None = None) -> Worker:
         """Start the workers in this process (threads). ``stop()`` or leaving a ``with app:``
         block stops them."""
-        if self.worker is None:
-            self.store.upgrade()
-            self.worker = Worker(
-                self,
-                concurrency=workers or self.settings.workers,
-                executor=executor or self.settings.executor,
-                lease_seconds=self.settings.lease_seconds,
-                poll_interval=self.settings.poll_interval,
-            )
-            self.worker.start()
-        return self.worker
+        with self._start_lock:  # Celery's threads pool may ask from several threads at once
+            if self.worker is None:
+                self.store.upgrade()
+                worker = Worker(
+                    self,
+                    concurrency=workers or self.settings.workers,
+                    executor=executor or self.settings.executor,
+                    lease_seconds=self.settings.lease_seconds,
+                    poll_interval=self.settings.poll_interval,
+                )
+                worker.start()
+                self.worker = worker
+            return self.worker
 
     def stop(self, grace: float = 10.0) -> None:
         """Stop the workers: running jobs get ``grace`` seconds, then are requeued."""
