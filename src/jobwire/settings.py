@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     celery_visibility_timeout: float = Field(300.0, gt=0.0)
     """Redis broker only: seconds before an unacknowledged message (its worker was killed)
     is delivered again. A duplicate delivered while the job still runs waits for its lease."""
+    celery_resend_after: float = Field(3600.0, gt=0.0)
+    """Seconds a due job may stay queued before its message is sent again, in case the broker
+    lost it (a Redis broker restarted without persistence)."""
 
     # -- server -------------------------------------------------------------------------
     auth: Literal["none", "token"] = "none"

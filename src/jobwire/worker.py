@@ -105,6 +105,7 @@ class Worker:
         self._finishes: list[tuple[Run, Finish]] = []
         self._cond = threading.Condition()
         self._reports_since = 0.0
+        self._resent: dict[str, float] = {}
         self._more_work = True
         self._stopping = False
         self._claiming = True
@@ -492,6 +493,31 @@ class Worker:
                     if ev["job"]["status"] == "queued"
                 ]
             )
+        if not self.claims:
+            self._resend_stale()
+
+    def _resend_stale(self) -> None:
+        """Jobs due for longer than ``celery_resend_after`` and still queued may have lost
+        their message (a broker that restarted without persistence): send it again, at most
+        once per that period from this process. A spare message is harmless: the job is
+        claimed once, other deliveries find it taken."""
+        after = self.app.settings.celery_resend_after
+        now = time.time()
+        self._resent = {k: t for k, t in self._resent.items() if now - t < after}
+        stale = [
+            (job_id, task)
+            for job_id, task in self.app.store.stale_queued(now - after, limit=500)
+            if job_id not in self._resent
+        ]
+        if stale:
+            logger.warning(
+                "%d job(s) queued for over %g s: sending their messages again",
+                len(stale),
+                after,
+                extra={"action": "resend"},
+            )
+            self.app.dispatch(stale)
+            self._resent.update((job_id, now) for job_id, _ in stale)
 
     # -- called from task threads -------------------------------------------------------
 

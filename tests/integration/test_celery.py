@@ -573,3 +573,29 @@ def test_a_paused_worker_s_stale_attempt_is_rejected_when_it_wakes(
         assert seqs == sorted(set(seqs))
         assert events[-1]["job"]["status"] == "succeeded" and events[-1]["job"]["attempt"] == 2
         assert snapshot(base, job["id"])["seq"] == final["seq"]
+
+
+def test_a_job_whose_message_the_broker_lost_is_sent_again(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    url = broker_url("redis")
+    with make_cluster(
+        postgres_url, tmp_path, url, lease_seconds="2", celery_resend_after="3"
+    ) as cluster:
+        base = cluster.start_server()
+        job = submit(base, "tick", {})
+        import redis
+
+        client = redis.Redis.from_url(url)
+        try:
+            client.flushdb()  # a broker restarted without persistence: the message is gone
+        finally:
+            client.close()
+        cluster.start_worker()
+        time.sleep(1.0)
+        assert snapshot(base, job["id"])["status"] == "queued"  # nothing to deliver it
+
+        final = wait_terminal(base, job["id"], timeout=30)
+
+        assert final["status"] == "succeeded" and final["attempt"] == 1
+        assert [what for what, _, _ in cluster.runs()[job["id"]]] == ["start", "end"]

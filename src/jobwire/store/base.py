@@ -167,6 +167,10 @@ class Store(ABC):
         """Extend this worker's leases; return the ids of its jobs with a cancel request."""
 
     @abstractmethod
+    def stale_queued(self, due_before: float, limit: int = 500) -> builtins.list[tuple[str, str]]:
+        """``(id, task)`` of queued jobs due before ``due_before``, oldest first."""
+
+    @abstractmethod
     def cancel_requests(self, worker_id: str) -> set[str]:
         """The ids of this worker's running jobs whose cancel was requested (a read)."""
 

@@ -738,6 +738,16 @@ class SQLStore(Store):
             ).all()
         return {r.id for r in rows}
 
+    def stale_queued(self, due_before: float, limit: int = 500) -> builtins.list[tuple[str, str]]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(jobs.c.id, jobs.c.task)
+                .where(jobs.c.status == "queued", jobs.c.run_after < due_before)
+                .order_by(jobs.c.created_at, jobs.c.id)
+                .limit(limit)
+            ).all()
+        return [(r.id, r.task) for r in rows]
+
     def cancel_requests(self, worker_id: str) -> set[str]:
         with self._read() as conn:
             rows = conn.execute(
