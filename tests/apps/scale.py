@@ -34,24 +34,24 @@ def tick(progress: Progress, items: int = 3) -> int:
     return items
 
 
-@app.task(name="long", retries=1, retry_backoff=0.0)
-def long(progress: Progress, seconds: float = 4.0, items: int = 40) -> int:
-    """Runs ``seconds`` with regular progress; one retry (a killed worker's job runs again)."""
+def _work(progress: Progress, seconds: float, items: int) -> int:
     _log(progress, "start")
     for _ in progress.iter(range(items), step="working"):
         time.sleep(seconds / items)
     _log(progress, "end")
     return items
+
+
+@app.task(name="long", retries=1, retry_backoff=0.0)
+def long(progress: Progress, seconds: float = 4.0, items: int = 40) -> int:
+    """Runs ``seconds`` with regular progress; one retry (a killed worker's job runs again)."""
+    return _work(progress, seconds, items)
 
 
 @app.task(name="long_once", retries=0)
 def long_once(progress: Progress, seconds: float = 4.0, items: int = 40) -> int:
     """Like long, with no retry: a killed worker's job fails ``worker_lost``."""
-    _log(progress, "start")
-    for _ in progress.iter(range(items), step="working"):
-        time.sleep(seconds / items)
-    _log(progress, "end")
-    return items
+    return _work(progress, seconds, items)
 
 
 @app.task(name="solo", max_concurrency=1)

@@ -12,6 +12,8 @@ with running_server(app, heartbeat_seconds=0.2) as base:   # "http://127.0.0.1:P
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,21 @@ from typing import Any
 from jobwire import App, Progress
 
 from .server_fixtures import running_server
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def migrate(env: dict[str, str]) -> None:
+    """`jobwire db upgrade` with ``env``, once, before several processes race to."""
+    done = subprocess.run(
+        [sys.executable, "-m", "jobwire", "db", "upgrade"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def free_port() -> int:

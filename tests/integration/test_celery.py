@@ -29,7 +29,7 @@ import websockets
 from jobwire.store.sql import SQLStore
 from tests.conftest import require_service
 
-from .server_util import free_port
+from .server_util import free_port, migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("JOBWIRE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -199,15 +199,7 @@ def make_cluster(
         COLUMNS="200",
     )
     env.update({f"JOBWIRE_{k.upper()}": v for k, v in settings.items()})
-    done = subprocess.run(
-        [sys.executable, "-m", "jobwire", "db", "upgrade"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    migrate(env)
     cluster = Cluster(env, postgres_url, side_effects)
     try:
         yield cluster

@@ -37,7 +37,7 @@ from websockets.exceptions import ConnectionClosedError
 from jobwire import Client
 from tests.conftest import require_service, reset_postgres
 
-from .server_util import free_port, ws_url
+from .server_util import free_port, migrate, ws_url
 from .test_server_redis import ROOT, start_serve, stop, wait_healthy
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -198,15 +198,7 @@ def cluster(
         PYTHONPATH=str(ROOT),
         COLUMNS="200",
     )
-    done = subprocess.run(  # migrate once, before three processes race to
-        [sys.executable, "-m", "jobwire", "db", "upgrade"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    migrate(env)
     deployment = Deployment(env, private_redis, {"a": free_port(), "b": free_port()})
     try:
         for name in ("a", "b", "worker"):

@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import require_service
 
-from .server_util import free_port, ws_url
+from .server_util import free_port, migrate, ws_url
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("JOBWIRE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -102,16 +102,7 @@ def two_servers(postgres_url: str, redis_url: str) -> Iterator[tuple[str, str]]:
         PYTHONPATH=str(ROOT),
         COLUMNS="200",
     )
-    # Migrate once, before two processes race to.
-    done = subprocess.run(
-        [sys.executable, "-m", "jobwire", "db", "upgrade"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    migrate(env)
     port1, port2 = free_port(), free_port()
     watcher = start_serve(env, port1, "--no-workers")
     worker = start_serve(env, port2)
