@@ -138,3 +138,10 @@ class BrokerUnavailable(JobwireError):
     was not queued (it is recorded as cancelled); try again later."""
 
     code = "broker_unavailable"
+
+
+class CallbackTimeout(JobwireError):
+    """``progress.wait_for_callback(timeout=…)`` saw no callback (and no poll result) in
+    time. Uncaught, the attempt fails with the error code ``callback_timeout``."""
+
+    code = "callback_timeout"

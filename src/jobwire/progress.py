@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sized
 from itertools import chain, islice
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .errors import JobCancelled
 from .snapshot import EventKind
@@ -23,6 +23,21 @@ T = TypeVar("T")
 
 #: ``sink(progress, kind, log_text)``: called with each event that is due.
 Sink = Callable[["Progress", EventKind, "str | None"], None]
+
+
+class Callbacks(Protocol):
+    """What a worker gives a Progress so that its task can wait for a webhook."""
+
+    def url(self, job_id: str) -> str: ...
+
+    def wait(
+        self,
+        progress: Progress,
+        timeout: float | None,
+        poll: Callable[[], Any] | None,
+        poll_interval: float,
+    ) -> Any: ...
+
 
 MAX_LOG_LINES = 1000
 #: Items per chunk in iter() at most. Python code runs only between chunks, so this bounds
@@ -59,6 +74,7 @@ class Progress:
         "_cancel_source",
         "_clock",
         "_dirty",
+        "_hooks",
         "_last_emit",
         "_lock",
         "_logs",
@@ -69,6 +85,7 @@ class Progress:
         "message",
         "step_name",
         "total",
+        "waiting",
     )
 
     def __init__(
@@ -90,6 +107,9 @@ class Progress:
         self._clock = clock
         self._cancel = False
         self._cancel_source = cancel_source
+        self._hooks: Callbacks | None = None
+        #: True while the task waits in :meth:`wait_for_callback` (the job shows ``waiting``).
+        self.waiting = False
         self._last_emit: float | None = None
         self._dirty = False
         self._logs = 0
@@ -237,6 +257,51 @@ class Progress:
         # In a child process the cancel flag lives in the parent: ask at most once per event.
         if self._cancel_source is not None and self._cancel_source():
             self._cancel = True
+
+    @property
+    def callback_url(self) -> str:
+        """Where an external system POSTs its result to end :meth:`wait_for_callback`: a
+        path with a signature (``/api/hooks/{job_id}?sig=…``) to prefix with the public
+        address of your jobwire server."""
+        return self._callbacks().url(self.job_id)
+
+    def wait_for_callback(
+        self,
+        timeout: float | None = None,
+        *,
+        poll: Callable[[], Any] | None = None,
+        poll_interval: float = 10.0,
+        step: str | None = None,
+        message: str | None = None,
+    ) -> Any:
+        """Wait, with the job shown ``waiting``, until something is POSTed to
+        :attr:`callback_url`, and return it (the JSON body). ``poll``, when given, is called
+        every ``poll_interval`` seconds as a fallback: a value other than None ends the wait
+        with that value. Raises CallbackTimeout after ``timeout`` seconds, JobCancelled when
+        the job is cancelled meanwhile. A callback that arrived before the wait began is
+        returned at once."""
+        hooks = self._callbacks()
+        if step is not None:
+            self.step_name = step
+        if message is not None:
+            self.message = message
+        self.check()
+        self.waiting = True
+        self._emit("status")
+        try:
+            value = hooks.wait(self, timeout, poll, poll_interval)
+        finally:
+            self.waiting = False
+        self._emit("status")
+        return value
+
+    def _callbacks(self) -> Callbacks:
+        if self._hooks is None:
+            raise RuntimeError(
+                "Callbacks need a job run by a worker (threads or celery executor); this "
+                "Progress belongs to none"
+            )
+        return self._hooks
 
     def flush(self) -> bool:
         """Send the held-back state if the last event is at least one interval old.

@@ -12,20 +12,23 @@ from __future__ import annotations
 import logging
 import math
 import random
+import secrets
 import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic_core import to_jsonable_python
 
-from .errors import JobCancelled
+from . import hooks
+from .errors import CallbackTimeout, JobCancelled
 from .eta import EtaEstimator, prior_from_history
 from .executors import Executor, make_executor
 from .progress import Progress
-from .snapshot import EventKind, JobRecord, dumps
+from .snapshot import EventKind, JobRecord, dumps, loads
 from .status import JobStatus
 from .store import Claim, Finish, Report
 
@@ -77,6 +80,59 @@ class Run:
         return self.record.attempt
 
 
+class StoreCallbacks:
+    """How a worker's tasks wait for webhooks: a callback URL signed with the server's
+    secret, and a wait that looks in the store for the first delivery (the server records
+    it there) every ``CHECK_EVERY`` seconds."""
+
+    CHECK_EVERY = 0.25
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._secret = app.settings.secret_key
+
+    @property
+    def secret(self) -> str:
+        """The secret the server signs with: configured, or the one kept in the database."""
+        if self._secret is None:
+            store: Any = self.app.store
+            self._secret = store.meta_value("stream_secret", lambda: secrets.token_urlsafe(48))
+        return self._secret
+
+    def url(self, job_id: str) -> str:
+        return hooks.path(self.secret, job_id)
+
+    def wait(
+        self,
+        progress: Progress,
+        timeout: float | None,
+        poll: Callable[[], Any] | None,
+        poll_interval: float,
+    ) -> Any:
+        start = time.monotonic()
+        deadline = None if timeout is None else start + timeout
+        next_poll = start + poll_interval if poll is not None else math.inf
+        while True:
+            progress.check()
+            payload = self.app.store.hook(progress.job_id)
+            if payload is not None:
+                return loads(payload)
+            now = time.monotonic()
+            if poll is not None and now >= next_poll:
+                value = poll()
+                if value is not None:
+                    return value
+                next_poll = time.monotonic() + poll_interval
+            if deadline is not None and now >= deadline:
+                raise CallbackTimeout(
+                    f"No callback for job {progress.job_id} within {timeout:g} s",
+                    job_id=progress.job_id,
+                    timeout=timeout,
+                )
+            wake = min(next_poll, deadline or math.inf, now + self.CHECK_EVERY)
+            time.sleep(max(wake - time.monotonic(), 0.0))
+
+
 class Worker:
     """Runs an App's jobs. Usually started by ``App.start()`` or ``jobwire worker``."""
 
@@ -100,6 +156,7 @@ class Worker:
         #: False when something else (Celery) hands this worker its jobs, one by one.
         self.claims = self.executor.claims
         self.cancel_grace = app.settings.cancel_grace
+        self.callbacks = StoreCallbacks(app)
         self._running: dict[str, Run] = {}
         self._reports: list[Report] = []
         self._finishes: list[tuple[Run, Finish]] = []
@@ -371,6 +428,7 @@ class Worker:
             deadline=None,  # set when the attempt starts running
         )
         run.progress._sink = lambda p, kind, log: self.report(run, kind, log)
+        run.progress._hooks = self.callbacks
         eta.start()
         return run
 
@@ -541,6 +599,7 @@ class Worker:
             estimate.eta_seconds,
             estimate.rate,
             log,
+            JobStatus.WAITING if p.waiting else JobStatus.RUNNING,
         )
         with self._cond:
             if not self._reports:
@@ -628,7 +687,8 @@ class Worker:
             "type": f"{type(exc).__module__}.{type(exc).__qualname__}",
             "traceback": "".join(traceback.format_exception(exc)[-20:]),
         }
-        return self._failure(run, "task_error", f"{type(exc).__name__}: {exc}", details)
+        code = exc.code if isinstance(exc, CallbackTimeout) else "task_error"
+        return self._failure(run, code, f"{type(exc).__name__}: {exc}", details)
 
     def _failure(
         self, run: Run, code: str, message: str, details: Any, retry: bool = True

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import DuplicateJob, JobNotFound, ResultNotAvailable
-from ..snapshot import JobRecord, snapshot
+from .. import hooks
+from ..errors import (
+    BadRequest,
+    DuplicateJob,
+    JobAlreadyFinished,
+    JobNotFound,
+    ResultNotAvailable,
+    Unauthorized,
+)
+from ..snapshot import JobRecord, dumps, snapshot
 from ..status import JobStatus
 from .auth import Principal
 from .errors import ErrorResponse
-from .models import JobPage, SnapshotModel, StatsModel, SubmitAnswer, TaskList
+from .models import HookAnswer, JobPage, SnapshotModel, StatsModel, SubmitAnswer, TaskList
 from .state import ServerState
 
 router = APIRouter()
@@ -328,3 +337,41 @@ def stats(state: State, who: Who) -> dict[str, Any]:
         "worker": dict(worker.stats) if worker is not None else None,
         "streams": {"listeners": state.hub.listeners, "delivered": state.hub.delivered},
     }
+
+
+@router.post(
+    "/api/hooks/{job_id}",
+    status_code=202,
+    response_model=HookAnswer,
+    tags=["hooks"],
+    responses={
+        200: {"model": HookAnswer, "description": "A repeat, or a job that already ended"},
+        **errors(400, 401, 404, 413),
+    },
+)
+async def hook(
+    job_id: str,
+    request: Request,
+    state: State,
+    sig: Annotated[str | None, Query(description="The signature in the callback URL")] = None,
+) -> Any:
+    """A webhook from an external system for a job that waits on it
+    (`progress.wait_for_callback()`). Authenticated by the `sig` of the URL the task handed
+    out (`progress.callback_url`), not by user credentials. Idempotent: a delivery with the
+    same `Idempotency-Key` header (or, without one, the same body) is recorded once. The body
+    must be JSON; the waiting task receives it."""
+    if not hooks.verify(state.auth.secret, job_id, sig):
+        raise Unauthorized("Missing or wrong callback signature (?sig=)")
+    body = await request.body()
+    try:
+        payload = json.loads(body) if body.strip() else None
+    except ValueError as exc:
+        raise BadRequest(f"Expected a JSON body: {exc}") from None
+    key = hooks.delivery_key(request.headers.get("idempotency-key"), body)
+    try:
+        added = await run_in_threadpool(state.app.store.add_hook, job_id, key, dumps(payload))
+    except JobAlreadyFinished:
+        return JSONResponse({"job_id": job_id, "accepted": False, "reason": "job_finished"})
+    if not added:
+        return JSONResponse({"job_id": job_id, "accepted": False, "reason": "duplicate"})
+    return {"job_id": job_id, "accepted": True, "reason": None}

@@ -77,3 +77,10 @@ class StatsModel(BaseModel):
     jobs: dict[str, int]
     worker: dict[str, int] | None
     streams: dict[str, int] | None
+
+
+class HookAnswer(BaseModel):
+    job_id: str
+    accepted: bool
+    """True when this delivery was recorded; False for a repeat or a job that already ended."""
+    reason: Literal["duplicate", "job_finished"] | None = None

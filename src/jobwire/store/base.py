@@ -21,7 +21,7 @@ SubmitOutcome = Literal["created", "deduplicated", "cached"]
 
 @dataclass(slots=True)
 class Report:
-    """Progress from a running attempt (no status change)."""
+    """Progress from a running attempt, which may go from running to waiting and back."""
 
     job_id: str
     attempt: int
@@ -33,6 +33,8 @@ class Report:
     eta_seconds: float | None = None
     rate: float | None = None
     log: str | None = None
+    status: JobStatus = JobStatus.RUNNING
+    """``running``, or ``waiting`` while the task waits for a callback."""
 
 
 @dataclass(slots=True)
@@ -187,6 +189,16 @@ class Store(ABC):
     def cancel(self, job_id: str) -> tuple[JobRecord, Event | None]:
         """Cancel a queued job at once; flag a running one. Raises JobNotFound or
         JobAlreadyFinished."""
+
+    @abstractmethod
+    def add_hook(self, job_id: str, key: str, payload: str) -> bool:
+        """Record a webhook delivery (``payload`` is JSON text) for a live job. False when
+        a delivery with this ``key`` was already recorded (a repeat). Raises JobNotFound,
+        or JobAlreadyFinished when the job ended."""
+
+    @abstractmethod
+    def hook(self, job_id: str) -> str | None:
+        """The payload of the job's first webhook delivery, or None while there is none."""
 
     @abstractmethod
     def events(self, job_id: str, after: int = 0, limit: int = 1000) -> builtins.list[Event]: ...

@@ -30,7 +30,7 @@ from ..errors import JobAlreadyFinished, JobNotFinished, JobNotFound, OwnerLimit
 from ..snapshot import Event, EventKind, JobRecord, dumps, loads, make_event
 from ..status import ACTIVE, LIVE, TERMINAL, JobStatus
 from .base import ApiKey, Claim, Finish, Page, Report, Store, SubmitOutcome, WriteResult
-from .tables import api_keys, events, history, jobs, meta, results
+from .tables import api_keys, events, history, hooks, jobs, meta, results
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ _REPORT = (
         sa.or_(*(jobs.c.status == s for s in _ACTIVE)),  # static SQL: no IN re-expansion
     )
     .values(
+        status=_B("b_status"),
         current=_B("b_current"),
         total=_B("b_total"),
         step=_B("b_step"),
@@ -620,6 +621,7 @@ class SQLStore(Store):
                         "b_id": rep.job_id,
                         "b_attempt": rep.attempt,
                         "b_worker": worker_id,
+                        "b_status": rep.status.value,
                         "b_current": rep.current,
                         "b_total": rep.total,
                         "b_step": rep.step,
@@ -887,6 +889,40 @@ class SQLStore(Store):
             conn.execute(_INSERT_EVENT, _event_row(event, now))
         return job, event
 
+    def add_hook(self, job_id: str, key: str, payload: str) -> bool:
+        now = time.time()
+        with self._write() as conn:
+            row = conn.execute(
+                sa.select(jobs.c.status).where(jobs.c.id == job_id).with_for_update()
+            ).first()
+            if row is None:
+                raise JobNotFound(f"No job has the id {job_id!r}", job_id=job_id)
+            seen = conn.execute(
+                sa.select(hooks.c.key).where(hooks.c.job_id == job_id, hooks.c.key == key)
+            ).first()
+            if seen is not None:
+                return False
+            if JobStatus(row.status) in TERMINAL:
+                raise JobAlreadyFinished(
+                    f"Job {job_id} already {row.status}; the callback came too late.",
+                    job_id=job_id,
+                    status=row.status,
+                )
+            conn.execute(
+                hooks.insert().values(job_id=job_id, key=key, payload=payload, received_at=now)
+            )
+        return True
+
+    def hook(self, job_id: str) -> str | None:
+        with self._read() as conn:
+            value = conn.execute(
+                sa.select(hooks.c.payload)
+                .where(hooks.c.job_id == job_id)
+                .order_by(hooks.c.received_at)
+                .limit(1)
+            ).scalar()
+        return None if value is None else str(value)
+
     def events(self, job_id: str, after: int = 0, limit: int = 1000) -> builtins.list[Event]:
         with self._read() as conn:
             rows = conn.execute(
@@ -919,6 +955,7 @@ class SQLStore(Store):
     def _delete_ids(conn: Connection, ids: Sequence[str]) -> None:
         conn.execute(events.delete().where(events.c.job_id.in_(ids)))
         conn.execute(results.delete().where(results.c.job_id.in_(ids)))
+        conn.execute(hooks.delete().where(hooks.c.job_id.in_(ids)))
         conn.execute(jobs.delete().where(jobs.c.id.in_(ids)))
 
     def history(self, task: str, limit: int = 20) -> builtins.list[tuple[float, int | None]]:

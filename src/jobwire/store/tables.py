@@ -110,3 +110,12 @@ meta = sa.Table(
     sa.Column("key", sa.String(100), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+
+hooks = sa.Table(
+    "jobwire_hooks",
+    metadata,
+    sa.Column("job_id", sa.String(32), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("received_at", sa.Double, nullable=False),
+)
