@@ -19,6 +19,7 @@ from .app import App, Watch
 from .client import Client
 from .errors import (
     BrokerUnavailable,
+    CallbackTimeout,
     ConfigurationError,
     DuplicateJob,
     IllegalTransition,
@@ -45,6 +46,7 @@ __version__ = "0.1.0"
 __all__ = [
     "App",
     "BrokerUnavailable",
+    "CallbackTimeout",
     "Client",
     "ConfigurationError",
     "DuplicateJob",

@@ -9,6 +9,7 @@ def test_all_is_pinned() -> None:
     assert sorted(jobwire.__all__) == [
         "App",
         "BrokerUnavailable",
+        "CallbackTimeout",
         "Client",
         "ConfigurationError",
         "DuplicateJob",
