@@ -86,3 +86,13 @@ def stubborn(progress: Progress, seconds: float = 60.0) -> None:
     progress.flush()
     time.sleep(seconds)
     _log(progress, "end")
+
+
+@app.task(name="awaits")
+def awaits(progress: Progress, timeout: float = 30.0) -> object:
+    """Waits for its webhook; shows the callback URL in its message for the test to call."""
+    progress.update(0, total=1, message=progress.callback_url)
+    progress.flush()
+    payload = progress.wait_for_callback(timeout=timeout, step="waiting for the provider")
+    progress.update(1)
+    return payload

@@ -591,3 +591,21 @@ def test_a_job_whose_message_the_broker_lost_is_sent_again(
 
         assert final["status"] == "succeeded" and final["attempt"] == 1
         assert [what for what, _, _ in cluster.runs()[job["id"]]] == ["start", "end"]
+
+
+def test_a_job_on_a_celery_worker_waits_for_its_webhook(cluster: Cluster) -> None:
+    base = cluster.start_server()
+    cluster.start_worker()
+    job = submit(base, "awaits", {})
+    waiting = wait_until(
+        lambda: (snap := snapshot(base, job["id"]))["status"] == "waiting" and snap,
+        30,
+        "the job waiting",
+    )
+    url = waiting["message"]
+    assert url.startswith(f"/api/hooks/{job['id']}?sig=")
+    response = httpx.post(f"{base}{url}", json={"frames": 24}, timeout=10)
+    assert response.status_code == 202, response.text
+    final = wait_terminal(base, job["id"], timeout=30)
+    assert final["status"] == "succeeded"
+    assert httpx.get(f"{base}/api/jobs/{job['id']}/result").json() == {"frames": 24}
