@@ -41,8 +41,6 @@ logger = logging.getLogger(__name__)
 MAX_BACKOFF = 300.0
 #: Prefetch only while attempts take less than this many seconds on average.
 PREFETCH_BELOW = 0.05
-#: Seconds progress may wait for other writes to share its transaction.
-REPORT_HOLD = 0.05
 
 
 @dataclass(eq=False)
@@ -161,7 +159,6 @@ class Worker:
         self._reports: list[Report] = []
         self._finishes: list[tuple[Run, Finish]] = []
         self._cond = threading.Condition()
-        self._reports_since = 0.0
         self._resent: dict[str, float] = {}
         self._more_work = True
         self._stopping = False
@@ -318,26 +315,17 @@ class Worker:
 
     def _loop(self) -> None:
         interval = max(self.app.progress_interval, 0.01)
-        hold = min(REPORT_HOLD, self.app.progress_interval / 2)
         next_tick = next_renew = next_sweep = next_purge = next_cancels = 0.0
         while True:
             with self._cond:
-                # Progress alone waits up to `hold` seconds: a job that ends meanwhile writes
-                # its progress and its outcome in one transaction instead of two.
-                now = time.monotonic()
-                reports_due = self._reports_since + hold if self._reports else math.inf
-                if not (self._finishes or self._stopping or self._can_claim()) and (
-                    now < reports_due
-                ):
-                    poll = self._next_poll if self.claims else next_tick
-                    wake = min(next_tick, next_renew, next_sweep, poll, reports_due)
-                    self._cond.wait(max(wake - now, 0.0))
+                if not (self._reports or self._finishes or self._stopping or self._can_claim()):
                     now = time.monotonic()
+                    poll = self._next_poll if self.claims else next_tick
+                    wake = min(next_tick, next_renew, next_sweep, poll)
+                    self._cond.wait(max(wake - now, 0.0))
+                reports, self._reports = self._reports, []
                 finishes, self._finishes = self._finishes, []
                 stopping = self._stopping
-                reports: list[Report] = []
-                if finishes or stopping or now >= reports_due:
-                    reports, self._reports = self._reports, []
             try:
                 now = time.monotonic()
                 claim = None
@@ -369,7 +357,6 @@ class Worker:
                 with self._cond:
                     self._reports[:0] = reports
                     self._finishes[:0] = finishes
-                    self._reports_since = time.monotonic()
                 time.sleep(0.5)
 
     _next_poll = 0.0
@@ -602,10 +589,8 @@ class Worker:
             JobStatus.WAITING if p.waiting else JobStatus.RUNNING,
         )
         with self._cond:
-            if not self._reports:
-                self._reports_since = time.monotonic()
-                self._cond.notify()
             self._reports.append(rep)
+            self._cond.notify()
 
     def execute(self, run: Run, call: Any) -> None:
         """Run one attempt with ``call(run, kwargs)`` and record how it ended."""
