@@ -76,13 +76,15 @@ class TcpProxy:
 
     ``drop()`` cuts every open connection at once (no close frame, no final chunk: like a
     network failure). With ``block_websockets`` set, a request asking for a WebSocket
-    upgrade gets ``403`` instead, as from a proxy that does not pass WebSockets.
+    upgrade gets ``403`` instead, as from a proxy that does not pass WebSockets. While
+    ``refuse`` is set, every new connection is closed at once (the target is unreachable).
     """
 
     def __init__(self, target: str, *, block_websockets: bool = False) -> None:
         host, _, port = target.removeprefix("http://").partition(":")
         self.target = (host, int(port))
         self.block_websockets = block_websockets
+        self.refuse = False
         self.connections = 0
         self.refused_upgrades = 0
         self._listener = free_socket()
@@ -125,6 +127,9 @@ class TcpProxy:
                 continue
             except OSError:
                 return  # the listener was closed
+            if self.refuse:
+                client.close()
+                continue
             client.settimeout(None)
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 

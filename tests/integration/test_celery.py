@@ -609,3 +609,37 @@ def test_a_job_on_a_celery_worker_waits_for_its_webhook(cluster: Cluster) -> Non
     final = wait_terminal(base, job["id"], timeout=30)
     assert final["status"] == "succeeded"
     assert httpx.get(f"{base}/api/jobs/{job['id']}/result").json() == {"frames": 24}
+
+
+def test_a_message_that_meets_an_unreachable_database_is_delivered_again(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    from .server_fixtures import TcpProxy
+
+    direct = make_url(postgres_url)
+    with (
+        TcpProxy(f"{direct.host}:{direct.port or 5432}") as proxy,
+        make_cluster(postgres_url, tmp_path, broker_url("redis")) as cluster,
+    ):
+        base = cluster.start_server()
+        # The worker reaches PostgreSQL through the proxy; the server does not.
+        proxied = direct.set(port=int(proxy.url.rsplit(":", 1)[1]))
+        cluster.env["JOBWIRE_DATABASE_URL"] = proxied.render_as_string(hide_password=False)
+        worker = cluster.start_worker()
+        warm = submit(base, "tick", {})
+        assert wait_terminal(base, warm["id"])["status"] == "succeeded"
+
+        proxy.refuse = True
+        proxy.drop()
+        job = submit(base, "tick", {})
+        time.sleep(3.0)  # its message arrives, the claim fails, it is delivered again later
+        assert snapshot(base, job["id"])["status"] == "queued"
+        proxy.refuse = False
+
+        final = wait_terminal(base, job["id"], timeout=60)
+        assert final["status"] == "succeeded" and final["attempt"] == 1
+        assert [what for what, _, _ in cluster.runs()[job["id"]]] == ["start", "end"]
+        assert f"job {job['id']}: OperationalError" in worker.output.replace("\n", " ")
+        assert "delivering it again" in worker.output

@@ -93,7 +93,21 @@ def make_celery(app: App) -> Celery:
 
     @celery.task(name=TASK_NAME, bind=True, max_retries=None)  # type: ignore[untyped-decorator]
     def run(self: Any, job_id: str, task: str | None = None) -> None:
-        delay = local_worker(app).run_job(job_id, task)
+        try:
+            delay = local_worker(app).run_job(job_id, task)
+        except Exception as exc:
+            # The database or the bus failed us (a task's own errors never get here): the
+            # message must not be acknowledged as done. Deliver it again, backing off.
+            wait = min(2.0 ** min(self.request.retries, 6), 60.0)
+            reason = (str(exc).splitlines() or [""])[0][:200]
+            logger.warning(
+                "job %s: %s: %s; delivering it again in %g s",
+                job_id,
+                type(exc).__name__,
+                reason,
+                wait,
+            )
+            raise self.retry(countdown=wait, max_retries=None) from exc
         if delay is not None:
             raise self.retry(countdown=delay, max_retries=None)
 
