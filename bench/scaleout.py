@@ -24,15 +24,14 @@ Run it from the repository root::
    - ``arq``: two ``arq`` workers, default settings (``max_jobs=10`` each).
    - ``saq``: two ``saq --workers 1`` processes, default settings (``concurrency=10``).
    - ``jobwire-celery``: ``App(database_url=<PostgreSQL>, bus_url=<Redis>,
-     executor="celery", celery_broker_url=<Redis>)``, two
+     executor="celery")`` with ``JOBWIRE_CELERY_BROKER_URL=<Redis>``, two
      ``python -m jobwire worker MODULE:app --concurrency 1 --pool prefork`` (with
      ``JOBWIRE_EXECUTOR=celery`` etc.), ``app.submit("noop", {})`` from this process.
      Reported "not available" (no crash) when this jobwire does not accept
      ``executor="celery"``.
 
-   The peers' workers log at WARNING (no line per job). ``jobwire worker`` has no log level
-   option: its Celery worker logs two INFO lines per job, and that is measured. Reported:
-   jobs/s, each
+   No worker logs a line per job (the peers' at WARNING; ``jobwire worker`` turns Celery's
+   per-job lines off itself). Reported: jobs/s, each
    system ÷ celery, jobwire-celery ÷ each system (target: >= 0.8 x plain Celery), the
    workers' CPU per job (every process of each worker's tree) and the exact commands.
 
@@ -230,11 +229,8 @@ import redis
 from jobwire import App
 
 URL = {url!r}
-try:
-    app = App(database_url={database!r}, bus_url=URL, executor="celery", celery_broker_url=URL)
-except TypeError:  # this jobwire reads the broker from the environment only
-    os.environ["JOBWIRE_CELERY_BROKER_URL"] = URL
-    app = App(database_url={database!r}, bus_url=URL, executor="celery")
+os.environ["JOBWIRE_CELERY_BROKER_URL"] = URL  # the broker comes from the settings
+app = App(database_url={database!r}, bus_url=URL, executor="celery")
 _redis = redis.Redis.from_url(URL)
 
 
@@ -662,7 +658,7 @@ class JobwireCelerySystem(System):
             exec(compile(probe, "<jobwire-celery probe>", "exec"), {"__name__": "probe"})
         except Exception as exc:
             raise Unavailable(
-                'this jobwire does not accept App(executor="celery", celery_broker_url=...) '
+                'this jobwire does not accept App(executor="celery") '
                 f"yet: {type(exc).__name__}: {str(exc)[:300]}"
             ) from exc
         self.database = fresh_database(self.args.postgres, self.args.database)
