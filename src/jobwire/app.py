@@ -97,6 +97,7 @@ class App:
         self.worker: Worker | None = None
         self._estimates: dict[str, tuple[float, float | None]] = {}
         self._celery: Any = None
+        self._secret: str | None = None
         self._start_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -134,6 +135,18 @@ class App:
 
                     self._celery = make_celery(self)
         return self._celery
+
+    @property
+    def secret(self) -> str:
+        """Signs stream tokens and callback URLs: ``secret_key`` when set, else a random
+        secret kept in the database, so that every process using it agrees."""
+        if self._secret is None:
+            secret = self.settings.secret_key
+            if secret is None:
+                store: Any = self.store  # an SQLStore: the secret lives in its meta table
+                secret = store.meta_value("stream_secret", lambda: secrets.token_urlsafe(48))
+            self._secret = secret
+        return self._secret
 
     @property
     def uses_celery(self) -> bool:

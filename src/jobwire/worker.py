@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-import secrets
 import threading
 import time
 import traceback
@@ -79,26 +78,17 @@ class Run:
 
 
 class StoreCallbacks:
-    """How a worker's tasks wait for webhooks: a callback URL signed with the server's
-    secret, and a wait that looks in the store for the first delivery (the server records
-    it there) every ``CHECK_EVERY`` seconds."""
+    """How a worker's tasks wait for webhooks: a callback URL signed with the app's secret
+    (the server's), and a wait that looks in the store for the first delivery (the server
+    records it there) every ``CHECK_EVERY`` seconds."""
 
     CHECK_EVERY = 0.25
 
     def __init__(self, app: App) -> None:
         self.app = app
-        self._secret = app.settings.secret_key
-
-    @property
-    def secret(self) -> str:
-        """The secret the server signs with: configured, or the one kept in the database."""
-        if self._secret is None:
-            store: Any = self.app.store
-            self._secret = store.meta_value("stream_secret", lambda: secrets.token_urlsafe(48))
-        return self._secret
 
     def url(self, job_id: str) -> str:
-        return hooks.path(self.secret, job_id)
+        return hooks.path(self.app.secret, job_id)
 
     def wait(
         self,

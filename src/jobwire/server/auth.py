@@ -6,7 +6,6 @@ to a stream token made for that job; to anyone else it does not exist (404).
 
 from __future__ import annotations
 
-import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +48,6 @@ class Authenticator:
         settings = app.settings
         self.mode = settings.auth
         self._keys: dict[str, tuple[float, Principal | None]] = {}
-        self._secret: str | None = settings.secret_key
         self._jwt_key: Any = None
         self._jwt_algorithms: list[str] = []
         if settings.jwt_public_key:
@@ -63,11 +61,8 @@ class Authenticator:
 
     @property
     def secret(self) -> str:
-        """The stream-token secret: configured, or kept in the database for all processes."""
-        if self._secret is None:
-            store: SQLStore = self.app.store  # type: ignore[assignment]
-            self._secret = store.meta_value("stream_secret", lambda: secrets.token_urlsafe(48))
-        return self._secret
+        """The stream-token secret (see :attr:`App.secret <jobwire.App.secret>`)."""
+        return self.app.secret
 
     # -- resolving credentials ------------------------------------------------------------
 
