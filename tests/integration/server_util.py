@@ -11,12 +11,18 @@ with running_server(app, heartbeat_seconds=0.2) as base:   # "http://127.0.0.1:P
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from jobwire import App, Progress
 
@@ -114,3 +120,39 @@ def _report(progress: Progress, dataset: str, seconds: float) -> dict[str, str]:
         progress.advance()
         time.sleep(0.02)
     return {"dataset": dataset}
+
+
+async def until_closed(ws: ClientConnection, *, keep_pings: bool = False) -> list[dict[str, Any]]:
+    """Every message of ``ws`` (but pings) until the server closes it."""
+    out: list[dict[str, Any]] = []
+    try:
+        async for raw in ws:
+            msg = json.loads(raw)
+            if keep_pings or msg["type"] != "ping":
+                out.append(msg)
+    except ConnectionClosed:
+        pass
+    return out
+
+
+async def ws_messages(url: str, *, keep_pings: bool = False) -> tuple[list[dict[str, Any]], int]:
+    """Every message of a /ws/jobs/{id} socket until the server closes it, and the close code."""
+    async with websockets.connect(url) as ws:
+        out = await until_closed(ws, keep_pings=keep_pings)
+        await ws.wait_closed()
+        assert ws.close_code is not None
+        return out, ws.close_code
+
+
+async def drain(ws: ClientConnection, seconds: float) -> list[dict[str, Any]]:
+    """The messages (but pings) ``ws`` receives within ``seconds``."""
+    out: list[dict[str, Any]] = []
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        try:
+            msg = json.loads(await asyncio.wait_for(ws.recv(), left))
+        except TimeoutError:
+            break
+        if msg["type"] != "ping":
+            out.append(msg)
+    return out

@@ -17,13 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
-import websockets
 from httpx_sse import aconnect_sse
-from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import require_service
 
-from .server_util import free_port, migrate, ws_url
+from .server_util import free_port, migrate, ws_messages, ws_url
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("JOBWIRE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -128,16 +126,7 @@ def test_a_watcher_on_one_process_follows_a_job_running_on_another(
     job_id = r.json()["id"]
 
     async def follow_ws() -> tuple[list[dict[str, Any]], int | None]:
-        out: list[dict[str, Any]] = []
-        async with websockets.connect(ws_url(base1, f"/ws/jobs/{job_id}")) as ws:
-            try:
-                async for raw in ws:
-                    msg = json.loads(raw)
-                    if msg["type"] != "ping":
-                        out.append(msg)
-            except ConnectionClosed:
-                pass
-            return out, ws.close_code
+        return await ws_messages(ws_url(base1, f"/ws/jobs/{job_id}"))
 
     async def follow_sse() -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

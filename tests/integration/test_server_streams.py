@@ -14,11 +14,10 @@ import httpx
 import pytest
 import websockets
 from httpx_sse import aconnect_sse
-from websockets.exceptions import ConnectionClosed
 
 from jobwire import App
 
-from .server_util import make_app, running_server, ws_url
+from .server_util import drain, make_app, running_server, until_closed, ws_messages, ws_url
 
 TERMINAL = {"completed", "failed", "cancelled"}
 FINAL_STATUSES = {"succeeded", "failed", "cancelled"}
@@ -57,22 +56,6 @@ def wait_status(base: str, job_id: str, statuses: set[str], timeout: float = 30)
             return snap
         time.sleep(0.05)
     raise AssertionError(f"job {job_id} never reached {statuses}")
-
-
-async def ws_messages(url: str, *, keep_pings: bool = False) -> tuple[list[dict[str, Any]], int]:
-    """Every message of a /ws/jobs/{id} socket until the server closes it, and the close code."""
-    out: list[dict[str, Any]] = []
-    async with websockets.connect(url) as ws:
-        try:
-            async for raw in ws:
-                msg = json.loads(raw)
-                if keep_pings or msg["type"] != "ping":
-                    out.append(msg)
-        except ConnectionClosed:
-            pass
-        await ws.wait_closed()
-        assert ws.close_code is not None
-        return out, ws.close_code
 
 
 async def sse_events(
@@ -308,13 +291,7 @@ def test_streams_of_a_finished_job_send_one_final_message_then_close(base: str) 
         async with websockets.connect(ws_url(base, "/ws")) as sock:
             await sock.send(json.dumps({"type": "subscribe", "job_id": job_id}))
             many = json.loads(await sock.recv())
-            end = time.monotonic() + 0.6
-            while (left := end - time.monotonic()) > 0:  # nothing else but pings
-                try:
-                    extra = json.loads(await asyncio.wait_for(sock.recv(), left))
-                except TimeoutError:
-                    break
-                assert extra["type"] == "ping", extra
+            assert await drain(sock, 0.6) == []  # nothing else but pings
         return sse, ws, many
 
     sse, (ws_msgs, code), many = run(go())
@@ -356,14 +333,7 @@ def test_multiplexed_ws_subscribe_two_jobs_unsubscribe_one(base: str) -> None:
             r = await asyncio.to_thread(httpx.post, f"{base}/api/jobs/{spin}/cancel")
             assert r.status_code == 202
             await asyncio.to_thread(wait_status, base, spin, FINAL_STATUSES)
-            end = time.monotonic() + 0.8
-            while (left := end - time.monotonic()) > 0:
-                try:
-                    msg = json.loads(await asyncio.wait_for(ws.recv(), left))
-                except TimeoutError:
-                    break
-                if msg["type"] != "ping":
-                    after_unsubscribe.append(msg)
+            after_unsubscribe.extend(await drain(ws, 0.8))
         return seen, after_unsubscribe, error
 
     seen, after_unsubscribe, error = run(go())
@@ -410,13 +380,7 @@ def test_ws_cancel_message_cancels_the_job(base: str) -> None:
         async with websockets.connect(ws_url(base, f"/ws/jobs/{job_id}")) as ws:
             out.append(json.loads(await ws.recv()))
             await ws.send(json.dumps({"type": "cancel"}))
-            try:
-                async for raw in ws:
-                    msg = json.loads(raw)
-                    if msg["type"] != "ping":
-                        out.append(msg)
-            except ConnectionClosed:
-                pass
+            out.extend(await until_closed(ws))
             assert ws.close_code is not None
             return out, ws.close_code
 
@@ -540,15 +504,7 @@ def test_multiplexed_ws_unsubscribe_then_subscribe_again(base: str) -> None:
                 msg = json.loads(await ws.recv())
                 if msg["type"] == "error" and msg.get("job_id") == sentinel:
                     break
-            later: list[dict[str, Any]] = []
-            end = time.monotonic() + 0.5
-            while (left := end - time.monotonic()) > 0:
-                try:
-                    msg = json.loads(await asyncio.wait_for(ws.recv(), left))
-                except TimeoutError:
-                    break
-                if msg["type"] != "ping":
-                    later.append(msg)
+            later = await drain(ws, 0.5)
         return kinds, listening, later
 
     kinds, listening, later = run(go())

@@ -55,6 +55,21 @@ def record(**changes) -> JobRecord:
     return base.copy(**changes)
 
 
+def running(**changes) -> JobRecord:
+    """A job 150/500 into its processing step."""
+    values = {
+        "status": JobStatus.RUNNING,
+        "current": 150,
+        "total": 500,
+        "step": "processing",
+        "eta_seconds": 20.04,
+        "rate": 7.12345,
+        "seq": 4,
+        "attempt": 1,
+    }
+    return record(**{**values, **changes})
+
+
 def test_snapshot_of_a_new_job() -> None:
     snap = snapshot(record())
     assert set(snap) >= REQUIRED
@@ -76,39 +91,14 @@ def test_snapshot_of_a_new_job() -> None:
 
 
 def test_snapshot_is_plain_json() -> None:
-    snap = snapshot(
-        record(
-            status=JobStatus.RUNNING,
-            current=150,
-            total=500,
-            step="processing",
-            eta_seconds=20.04,
-            rate=7.12345,
-            started_at=T0 + 1,
-            seq=4,
-            attempt=1,
-        )
-    )
+    snap = snapshot(running(started_at=T0 + 1))
     assert isinstance(snap["status"], str) and type(snap["status"]) is str
     assert json.loads(json.dumps(snap)) == snap
     assert loads(dumps(snap)) == snap
 
 
 def test_running_snapshot_fields() -> None:
-    snap = snapshot(
-        record(
-            status=JobStatus.RUNNING,
-            current=150,
-            total=500,
-            step="processing",
-            eta_seconds=20.04,
-            rate=7.12345,
-            started_at=T0 + 2.5,
-            seq=4,
-            attempt=1,
-            message="ticket 150",
-        )
-    )
+    snap = snapshot(running(started_at=T0 + 2.5, message="ticket 150"))
     assert snap["status"] == "running"
     assert snap["percent"] == 30.0
     assert isinstance(snap["percent"], float)
