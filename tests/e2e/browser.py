@@ -7,15 +7,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from tests.conftest import require_service
+from tests.processes import stop, wait_answering
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("JOBWIRE_CHROMIUM", "/usr/bin/chromium")
@@ -53,25 +51,10 @@ def serve_examples(directory: Path, **env: str) -> Iterator[str]:
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise AssertionError(f"jobwire serve did not start:\n{proc.communicate()[0]}")
-            time.sleep(0.1)
+        wait_answering(proc, base + "/api/health")
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+        stop(proc)
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from jobwire import App, JobStatus
+from tests.processes import stop
 
 ROOT = Path(__file__).resolve().parents[2]
 JOBWIRE = [sys.executable, "-m", "jobwire"]
@@ -69,18 +70,6 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-def stop(proc: subprocess.Popen[str]) -> str:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    out, _ = proc.communicate()
-    return out or ""
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +15,8 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 from websockets.sync.client import connect as ws_connect
+
+from tests.processes import stop, wait_answering
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -41,24 +42,10 @@ def uvicorn_server(target: str, cwd: Path) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(base + "/", timeout=1)
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    out = proc.communicate()[0]
-                    raise AssertionError(f"{target} did not start:\n{out}") from None
-                time.sleep(0.1)
+        wait_answering(proc, base + "/", timeout=20, accept=lambda response: True)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+        stop(proc)
 
 
 def test_fastapi_mount(tmp_path) -> None:

@@ -44,6 +44,21 @@ def migrate(env: dict[str, str]) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def start_serve(env: dict[str, str], port: int, *extra: str) -> subprocess.Popen[str]:
+    """`jobwire serve tests.apps.sample:app` on ``port`` with ``env``."""
+    return subprocess.Popen(
+        [
+            *(sys.executable, "-m", "jobwire", "serve", "tests.apps.sample:app"),
+            *("--port", str(port), "--log-level", "warning", *extra),
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

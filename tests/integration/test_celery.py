@@ -28,6 +28,7 @@ import websockets
 
 from jobwire.store.sql import SQLStore
 from tests.conftest import require_service
+from tests.processes import wait_answering
 
 from .server_util import free_port, migrate
 
@@ -132,16 +133,7 @@ class Cluster:
             *("serve", "tests.apps.scale:app", "--port", str(port), "--log-level", "warning")
         )
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/api/health", timeout=1).is_success:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.popen.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"server did not start:\n{proc.output}")
-            time.sleep(0.1)
+        wait_answering(proc.popen, f"{base}/api/health", output=lambda: proc.output)
         self.servers.append(base)
         return base
 

@@ -36,9 +36,9 @@ from websockets.exceptions import ConnectionClosedError
 
 from jobwire import Client
 from tests.conftest import require_service, reset_postgres
+from tests.processes import stop, wait_answering
 
-from .server_util import free_port, migrate, ws_url
-from .test_server_redis import ROOT, start_serve, stop, wait_healthy
+from .server_util import ROOT, free_port, migrate, start_serve, ws_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -161,7 +161,7 @@ class Deployment:
             self.stop(name)
             self.start(name)
         for name in ("a", "b"):
-            wait_healthy(self.procs[name], getattr(self, name))
+            wait_answering(self.procs[name], f"{getattr(self, name)}/api/health")
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,10 +15,10 @@ import pytest
 from httpx_sse import aconnect_sse
 
 from tests.conftest import require_service
+from tests.processes import stop, wait_answering
 
-from .server_util import free_port, migrate, ws_messages, ws_url
+from .server_util import ROOT, free_port, migrate, start_serve, ws_messages, ws_url
 
-ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("JOBWIRE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 pytestmark = pytest.mark.slow
@@ -47,47 +42,6 @@ def redis_url() -> str:
     return require_service(f"Redis at {REDIS_URL}", check)
 
 
-def start_serve(env: dict[str, str], port: int, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            *(sys.executable, "-m", "jobwire", "serve", "tests.apps.sample:app"),
-            *("--port", str(port), "--log-level", "warning", *extra),
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def wait_healthy(proc: subprocess.Popen[str], base: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise AssertionError(f"jobwire serve exited: {proc.communicate()[0]}")
-        try:
-            if httpx.get(f"{base}/api/health", timeout=1).is_success:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{base} did not answer within {timeout} s")
-        time.sleep(0.1)
-
-
-def stop(proc: subprocess.Popen[str]) -> str:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    out, _ = proc.communicate()
-    return out or ""
-
-
 @pytest.fixture
 def two_servers(postgres_url: str, redis_url: str) -> Iterator[tuple[str, str]]:
     """(watch-only server, worker server), both on the same PostgreSQL and Redis."""
@@ -106,8 +60,8 @@ def two_servers(postgres_url: str, redis_url: str) -> Iterator[tuple[str, str]]:
     worker = start_serve(env, port2)
     base1, base2 = f"http://127.0.0.1:{port1}", f"http://127.0.0.1:{port2}"
     try:
-        wait_healthy(watcher, base1)
-        wait_healthy(worker, base2)
+        wait_answering(watcher, f"{base1}/api/health")
+        wait_answering(worker, f"{base2}/api/health")
         yield base1, base2
     finally:
         outputs = [stop(watcher), stop(worker)]
