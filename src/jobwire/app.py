@@ -308,7 +308,7 @@ class App:
             self.bus.publish([make_event(saved, "status")])
             if self.uses_celery:
                 self._send(saved)
-            if self.worker is not None:
+            elif self.worker is not None:
                 self.worker.poke()
         return Job(self, saved, outcome)
 

@@ -27,7 +27,7 @@ from .errors import CallbackTimeout, JobCancelled
 from .eta import EtaEstimator, prior_from_history
 from .executors import Executor, make_executor
 from .progress import Progress
-from .snapshot import EventKind, JobRecord, dumps, loads
+from .snapshot import Event, EventKind, JobRecord, dumps, loads
 from .status import JobStatus
 from .store import Claim, Finish, Report
 
@@ -208,13 +208,7 @@ class Worker:
         if leftover:
             events = self.app.store.release(self.id, [r.job_id for r in leftover])
             self.app.bus.publish(events)
-            self.app.dispatch(
-                [
-                    (ev["job"]["id"], ev["job"]["task"])
-                    for ev in events
-                    if ev["job"]["status"] == "queued"
-                ]
-            )
+            self._dispatch_requeued(events)
             logger.warning(
                 "requeued %d job(s) still running at shutdown",
                 len(events),
@@ -294,7 +288,7 @@ class Worker:
             # Running under another attempt's lease: a duplicate delivery, or the redelivery
             # of a killed worker's message. Look again once that lease could have run out.
             return expires - now + 0.5
-        self._sweep()  # the lease ran out: recover the job, then try again at once
+        self._recover()  # the lease ran out: recover the job, then try again at once
         return 0.0
 
     @property
@@ -515,21 +509,28 @@ class Worker:
             self.request_cancel(job_id)
 
     def _sweep(self) -> None:
+        self._recover()
+        if not self.claims:
+            self._resend_stale()
+
+    def _recover(self) -> None:
         backoff = {t.name: t.options.retry_backoff for t in self.app.tasks.values()}
         events = self.app.store.recover(backoff)
         if events:
             self.stats["recovered"] += len(events)
             self.app.bus.publish(events)
             self._more_work = True
-            self.app.dispatch(
-                [
-                    (ev["job"]["id"], ev["job"]["task"])
-                    for ev in events
-                    if ev["job"]["status"] == "queued"
-                ]
-            )
-        if not self.claims:
-            self._resend_stale()
+            self._dispatch_requeued(events)
+
+    def _dispatch_requeued(self, events: list[Event]) -> None:
+        """Jobs these events put back in the queue need a worker (a message, with Celery)."""
+        self.app.dispatch(
+            [
+                (ev["job"]["id"], ev["job"]["task"])
+                for ev in events
+                if ev["job"]["status"] == "queued"
+            ]
+        )
 
     def _resend_stale(self) -> None:
         """Jobs due for longer than ``celery_resend_after`` and still queued may have lost
