@@ -46,22 +46,6 @@ _TERMINAL_VALUES = frozenset(s.value for s in TERMINAL)
 _MAX_WAIT = 30.0  # the server holds a long poll at most this long
 _MAX_BACKOFF = 5.0
 
-_ERRORS: dict[str, type[e.JobwireError]] = {
-    cls.code: cls
-    for cls in (
-        e.BadRequest,
-        e.InvalidCursor,
-        e.Unauthorized,
-        e.UnknownTask,
-        e.JobNotFound,
-        e.InvalidArguments,
-        e.OwnerLimitReached,
-        e.JobAlreadyFinished,
-        e.JobNotFinished,
-        e.ResultNotAvailable,
-        e.BrokerUnavailable,
-    )
-}
 # WebSocket close codes the server uses instead of HTTP statuses.
 _CLOSE_CODES = {4400: "bad_request", 4401: "unauthorized", 4404: "job_not_found"}
 
@@ -79,13 +63,14 @@ def error_from(
     """The jobwire error for a JSON error code (an unknown code gives a JobwireError)."""
     exc: e.JobwireError
     if code == e.RateLimited.code:
-        return e.RateLimited(message or None, retry_after=retry_after or 1.0)
-    cls = _ERRORS.get(code)
-    if cls is not None:
-        exc = cls(message or None)
+        exc = e.RateLimited(message or None, retry_after=retry_after or 1.0)
     else:
-        exc = e.JobwireError(message or None)
-        exc.code = code
+        cls = e.registry().get(code)  # every error class, by the code the server sends
+        if cls is not None:
+            exc = cls(message or None)
+        else:
+            exc = e.JobwireError(message or None)
+            exc.code = code
     exc.details = dict(details) if isinstance(details, dict) else {}
     return exc
 

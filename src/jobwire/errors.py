@@ -10,6 +10,8 @@ class JobwireError(Exception):
 
     #: A short machine-readable code, used in the JSON error shape of the HTTP API.
     code = "error"
+    #: The HTTP status the server answers this error with (one place: the class).
+    status = 400
 
     def __init__(self, message: str | None = None, **details: Any) -> None:
         self.message = message or (self.__doc__ or "").strip()
@@ -21,18 +23,21 @@ class UnknownTask(JobwireError):
     """No task is registered under this name. `jobwire tasks` or `App.tasks` lists them."""
 
     code = "unknown_task"
+    status = 404
 
 
 class JobNotFound(JobwireError):
     """No job has this id (it may have been deleted by retention, or belong to someone else)."""
 
     code = "job_not_found"
+    status = 404
 
 
 class InvalidArguments(JobwireError):
     """The task's arguments are invalid; no job was created. `details["errors"]` says which."""
 
     code = "invalid_arguments"
+    status = 422
 
 
 class OwnerLimitReached(JobwireError):
@@ -40,6 +45,7 @@ class OwnerLimitReached(JobwireError):
     Wait for one to finish or cancel it."""
 
     code = "owner_limit_reached"
+    status = 409
 
 
 class DuplicateJob(JobwireError):
@@ -47,30 +53,35 @@ class DuplicateJob(JobwireError):
     else. Wait for it to finish, or ask its owner to share it."""
 
     code = "duplicate_job"
+    status = 409
 
 
 class JobAlreadyFinished(JobwireError):
     """The job has already finished, so it can no longer be cancelled."""
 
     code = "job_finished"
+    status = 409
 
 
 class JobNotFinished(JobwireError):
     """The job has not finished yet. Cancel it first or wait for it."""
 
     code = "job_not_finished"
+    status = 409
 
 
 class ResultNotAvailable(JobwireError):
     """The job did not succeed, so it has no result. Its `error` says why."""
 
     code = "result_not_available"
+    status = 409
 
 
 class JobFailed(JobwireError):
     """The job failed. Its `error` (code, message, details) says why."""
 
     code = "job_failed"
+    status = 409
 
 
 class JobCancelled(JobwireError):
@@ -78,42 +89,49 @@ class JobCancelled(JobwireError):
     request; let it propagate (or clean up and re-raise)."""
 
     code = "job_cancelled"
+    status = 409
 
 
 class WaitTimeout(JobwireError, TimeoutError):
     """The job did not finish within the time given to wait(). It goes on running."""
 
     code = "wait_timeout"
+    status = 408
 
 
 class IllegalTransition(JobwireError):
     """This status change is not allowed by the job state machine."""
 
     code = "illegal_transition"
+    status = 409
 
 
 class MissingDependency(JobwireError, ImportError):
     """An optional dependency is missing. Install the extra named in the message."""
 
     code = "missing_dependency"
+    status = 500
 
 
 class ConfigurationError(JobwireError):
     """jobwire is misconfigured. The message says which setting."""
 
     code = "configuration_error"
+    status = 500
 
 
 class BadRequest(JobwireError):
     """The request is malformed. The message says what to fix."""
 
     code = "bad_request"
+    status = 400
 
 
 class InvalidCursor(BadRequest):
     """The cursor is not one from a previous page of results."""
 
     code = "invalid_cursor"
+    status = 400
 
 
 class Unauthorized(JobwireError):
@@ -121,12 +139,14 @@ class Unauthorized(JobwireError):
     stream token as `?token=`."""
 
     code = "unauthorized"
+    status = 401
 
 
 class RateLimited(JobwireError):
     """Too many submits: wait `retry_after` seconds and try again."""
 
     code = "rate_limited"
+    status = 429
 
     def __init__(self, message: str | None = None, *, retry_after: float = 1.0) -> None:
         super().__init__(message, retry_after=retry_after)
@@ -138,6 +158,7 @@ class BrokerUnavailable(JobwireError):
     was not queued (it is recorded as cancelled); try again later."""
 
     code = "broker_unavailable"
+    status = 503
 
 
 class CallbackTimeout(JobwireError):
@@ -145,3 +166,47 @@ class CallbackTimeout(JobwireError):
     time. Uncaught, the attempt fails with the error code ``callback_timeout``."""
 
     code = "callback_timeout"
+    status = 408
+
+
+class Forbidden(JobwireError):
+    """These credentials may see the job but not do this with it (a stream token outside
+    its job's scope, for example)."""
+
+    code = "forbidden"
+    status = 403
+
+
+class UnsupportedMediaType(JobwireError):
+    """The body must be JSON: send it with `Content-Type: application/json`."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+
+class StoreUnavailable(JobwireError):
+    """The job store cannot be written right now (the database is unreachable, read-only or
+    full). Nothing was changed; try again once it is back. `GET /api/health` says why."""
+
+    code = "store_unavailable"
+    status = 503
+
+
+class UnstorableValue(JobwireError, ValueError):
+    """A task handed jobwire text or a number that cannot be stored and sent as JSON: a lone
+    surrogate (what ``os.fsdecode`` returns for a file name that is not UTF-8), a NUL
+    character, or NaN/Infinity. Clean it first, e.g. with ``jobwire.storable(text)``."""
+
+    code = "unstorable_value"
+    status = 422
+
+
+def registry() -> dict[str, type[JobwireError]]:
+    """Every error class by its code, for clients that turn a JSON error back into one."""
+    found: dict[str, type[JobwireError]] = {}
+    todo: list[type[JobwireError]] = [JobwireError]
+    while todo:
+        cls = todo.pop()
+        found.setdefault(cls.code, cls)
+        todo.extend(cls.__subclasses__())
+    return found

@@ -16,22 +16,6 @@ from ..errors import Unauthorized
 
 logger = logging.getLogger(__name__)
 
-STATUS: dict[type[e.JobwireError], int] = {
-    e.BadRequest: 400,
-    Unauthorized: 401,
-    e.UnknownTask: 404,
-    e.JobNotFound: 404,
-    e.OwnerLimitReached: 409,
-    e.DuplicateJob: 409,
-    e.JobAlreadyFinished: 409,
-    e.JobNotFinished: 409,
-    e.ResultNotAvailable: 409,
-    e.InvalidArguments: 422,
-    e.RateLimited: 429,
-    e.ConfigurationError: 500,
-    e.BrokerUnavailable: 503,
-}
-
 HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -60,10 +44,8 @@ class ErrorResponse(BaseModel):
 
 
 def status_of(exc: e.JobwireError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in STATUS:
-            return STATUS[cls]
-    return 400
+    """The HTTP status of a jobwire error: its class says (``JobwireError.status``)."""
+    return exc.status
 
 
 def error_response(
