@@ -578,6 +578,20 @@ def serve(
     insecure: Annotated[
         bool, typer.Option(help="Allow auth=none on a non-loopback address")
     ] = False,
+    allow_host: Annotated[
+        list[str],
+        typer.Option(
+            help="Also answer to this Host name (`*.example.com`: its subdomains); repeatable, "
+            "added to JOBWIRE_ALLOWED_HOSTS"
+        ),
+    ] = [],  # noqa: B006
+    cors_origin: Annotated[
+        list[str],
+        typer.Option(
+            help="Serve a front end from this origin (https://app.example.com): CORS headers, "
+            "and its pages may open the streams; repeatable, added to JOBWIRE_CORS_ORIGINS"
+        ),
+    ] = [],  # noqa: B006
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Serve the HTTP API, the streams and the JS client (with the workers, by default)."""
@@ -601,6 +615,7 @@ def serve(
             "keys with `jobwire keys create`), bind to 127.0.0.1, or pass --insecure."
         )
         raise typer.Exit(2)
+    _allow_cross_site(app, host, allow_host, cors_origin)
     if no_workers:
         workers = 0
     elif workers:
@@ -620,6 +635,29 @@ def serve(
         ws_ping_interval=None,
         timeout_graceful_shutdown=10,
     )
+
+
+def _allow_cross_site(app: App, host: str, hosts: list[str], origins: list[str]) -> None:
+    """Add ``--allow-host`` and ``--cors-origin`` to the settings' lists. Without
+    authentication, a specific address given to ``--host`` is a name the server answers to."""
+    from pydantic import ValidationError
+
+    settings = app.settings
+    hosts = [*settings.allowed_hosts, *hosts]
+    if settings.auth == "none" and host not in (*LOOPBACK, "0.0.0.0", "::", ""):
+        hosts.append(host)
+    elif settings.auth == "none" and host in ("0.0.0.0", "::"):
+        err.print(
+            "Without authentication only loopback host names and --allow-host names are "
+            "answered: add the names clients use to reach this server with --allow-host."
+        )
+    if hosts == settings.allowed_hosts and not origins:
+        return
+    update = {"allowed_hosts": hosts, "cors_origins": [*settings.cors_origins, *origins]}
+    try:
+        app.settings = type(settings).model_validate({**settings.model_dump(), **update})
+    except ValidationError as exc:
+        raise typer.BadParameter("; ".join(e["msg"] for e in exc.errors())) from None
 
 
 @keys_cli.command("create")

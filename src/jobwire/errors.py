@@ -184,6 +184,23 @@ class UnsupportedMediaType(JobwireError):
     status = 415
 
 
+class BadHost(JobwireError):
+    """This server does not answer to the host name in the request's Host header. Add the
+    name to `allowed_hosts` (`JOBWIRE_ALLOWED_HOSTS`, or `jobwire serve --allow-host NAME`)."""
+
+    code = "bad_host"
+    status = 400
+
+
+class BadOrigin(JobwireError):
+    """Streams are served to this server's own pages and to the origins in `cors_origins`
+    only. Add the page's origin there (`JOBWIRE_CORS_ORIGINS`, or `jobwire serve
+    --cors-origin ORIGIN`)."""
+
+    code = "bad_origin"
+    status = 403
+
+
 class StoreUnavailable(JobwireError):
     """The job store cannot be written right now (the database is unreachable, read-only or
     full). Nothing was changed; try again once it is back. `GET /api/health` says why."""

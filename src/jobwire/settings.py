@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import ipaddress
+import json
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -62,6 +66,69 @@ class Settings(BaseSettings):
     """…with bursts up to this many."""
     max_body_bytes: int = Field(1 << 20, gt=0)
     heartbeat_seconds: float = Field(15.0, gt=0)
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Host names served besides the loopback ones (``jobs.example.com``; ``*.example.com``
+    for its subdomains; ``*`` for any). Without authentication only loopback names and these
+    are served (a page's DNS-rebinding name is not); with authentication, when set, too.
+    From the environment: a JSON list or comma-separated names."""
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Origins (``https://app.example.com``) of front ends served from elsewhere: their
+    requests get CORS headers and their pages may open the streams (WebSocket, SSE)."""
+
+    @field_validator("allowed_hosts", "cors_origins", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        """``a,b`` or ``["a", "b"]`` from the environment; a list from TOML or code."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _check_hosts(cls, hosts: list[str]) -> list[str]:
+        out = []
+        for host in hosts:
+            name = host.strip().lower().removesuffix(".")
+            if name.startswith("[") and name.endswith("]"):
+                name = name[1:-1]  # an IPv6 address, as written in URLs
+            wildcard = name.startswith("*.") and "*" not in name[2:]
+            bad = not name or "/" in name or ("*" in name and name != "*" and not wildcard)
+            if not bad and ":" in name:  # only an IPv6 address has one
+                try:
+                    ipaddress.IPv6Address(name)
+                except ValueError:
+                    bad = True
+            if bad:
+                raise ValueError(
+                    "Expected host names such as 'jobs.example.com' or '*.example.com' "
+                    f"(no scheme, no port), but got {host!r}"
+                )
+            out.append(name)
+        return out
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        out = []
+        for origin in origins:
+            text = origin.strip().lower().removesuffix("/")
+            if text != "*":
+                try:
+                    parts = urlsplit(text)
+                    parts.port  # noqa: B018 -- raises ValueError on a bad port
+                except ValueError:
+                    parts = urlsplit("")
+                extra = parts.path or parts.query or parts.fragment or parts.username
+                if parts.scheme not in ("http", "https") or not parts.hostname or extra:
+                    raise ValueError(
+                        "Expected origins such as 'https://app.example.com' or "
+                        f"'http://localhost:3000' (scheme, host, port; no path), but got {origin!r}"
+                    )
+            out.append(text)
+        return out
 
     @classmethod
     def settings_customise_sources(

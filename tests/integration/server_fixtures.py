@@ -51,8 +51,16 @@ def running_server(
         timeout_graceful_shutdown=2,
         lifespan="on",
     )
-    server = uvicorn.Server(config)
-    sock = free_socket()
+    with serving(uvicorn.Server(config), free_socket(), startup_timeout) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving(
+    server: uvicorn.Server, sock: socket.socket, startup_timeout: float = 15.0
+) -> Iterator[str]:
+    """Run ``server`` on ``sock`` in a background thread and yield its base URL; stop it and
+    close ``sock`` on exit. For any ASGI app (one that mounts jobwire's, say)."""
     port = sock.getsockname()[1]
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn:{port}", daemon=True

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import api, errors, metrics, streams
+from . import api, crosssite, errors, metrics, streams
 from .fastpath import NotModified
 from .state import ServerState
 
@@ -78,6 +78,7 @@ def create_app(
         server.mount("/static", StaticFiles(directory=STATIC), name="static")
     server.add_middleware(BodyLimit, max_bytes=app.settings.max_body_bytes)
     server.add_middleware(NotModified, state=state)
+    crosssite.install(server, app.settings)  # outermost: Host and Origin checks, CORS
     return server
 
 
