@@ -42,6 +42,7 @@ from .job import Job, result_of
 from .settings import Settings
 from .snapshot import Event, JobRecord, make_event
 from .status import TERMINAL, JobStatus
+from .storable import MAX_OWNER, check_text
 from .store import Page, Store, open_store
 from .tasks import DedupeKey, Task, TaskOptions
 from .worker import Worker
@@ -286,7 +287,7 @@ class App:
         t = self.get_task(task)
         values = t.validate(args if args is not None else {})
         now = time.time()
-        owner = owner or self.settings.default_owner
+        owner = check_text(owner or self.settings.default_owner, "owner", max_length=MAX_OWNER)
         record = JobRecord(
             id=new_job_id(),
             task=t.name,

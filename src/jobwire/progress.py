@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .errors import JobCancelled
 from .snapshot import EventKind
+from .storable import MAX_STEP, check_text
 
 if TYPE_CHECKING:
     from .eta import Clock
@@ -141,19 +142,21 @@ class Progress:
         message: str | None = None,
         step: str | None = None,
     ) -> None:
-        """Set any of the counters; None leaves a field as it is."""
+        """Set any of the counters; None leaves a field as it is.
+
+        Raises UnstorableValue for text no store can keep (a lone surrogate, a NUL)."""
         if self._cancel:
             raise JobCancelled()
         force = False
         if step is not None and step != self.step_name:
-            self.step_name = step
+            self.step_name = check_text(step, "step", max_length=MAX_STEP)
             force = True
         if current is not None:
             self.current = current
         if total is not None:
             self.total = total
-        if message is not None:
-            self.message = message
+        if message is not None and message is not self.message:
+            self.message = check_text(message, "message")
         self._maybe_emit(force)
 
     def advance(self, n: int = 1) -> None:
@@ -168,12 +171,12 @@ class Progress:
         counter restarts at 0 for this step; without, the counters stay as they are."""
         if self._cancel:
             raise JobCancelled()
-        self.step_name = name
+        self.step_name = check_text(name, "step", max_length=MAX_STEP)
         if total is not None:
             self.total = total
             self.current = 0
         if message is not None:
-            self.message = message
+            self.message = check_text(message, "message")
         self._maybe_emit(True)
 
     def log(self, text: str) -> None:
@@ -182,8 +185,9 @@ class Progress:
             raise JobCancelled()
         if self._logs >= MAX_LOG_LINES:
             return
+        text = check_text(str(text), "log")
         self._logs += 1
-        self._emit("log", str(text))
+        self._emit("log", text)
 
     def iter(
         self, iterable: Iterable[T], total: int | None = None, *, step: str | None = None
@@ -201,7 +205,7 @@ class Progress:
         if sized:
             total = len(iterable)  # type: ignore[arg-type]
         if step is not None:
-            self.step_name = step
+            self.step_name = check_text(step, "step", max_length=MAX_STEP)
         self.total = total
         self.current = 0
         self._maybe_emit(step is not None)
@@ -282,9 +286,9 @@ class Progress:
         returned at once."""
         hooks = self._callbacks()
         if step is not None:
-            self.step_name = step
+            self.step_name = check_text(step, "step", max_length=MAX_STEP)
         if message is not None:
-            self.message = message
+            self.message = check_text(message, "message")
         self.check()
         self.waiting = True
         self._emit("status")

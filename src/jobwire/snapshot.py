@@ -8,6 +8,7 @@ kind of change that produced it. WebSocket, SSE and polling all send :func:`snap
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal, TypedDict
@@ -113,7 +114,9 @@ def iso(ts: float | None) -> str | None:
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
-    return None if value is None else round(value, digits)
+    if value is None or not math.isfinite(value):
+        return None  # JSON has no NaN or Infinity
+    return round(value, digits)
 
 
 def snapshot(job: JobRecord) -> Snapshot:
@@ -155,8 +158,11 @@ def make_event(job: JobRecord, kind: EventKind, log: str | None = None) -> Event
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON, the one encoding used for stored and sent payloads."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    """Compact JSON, the one encoding used for stored and sent payloads. Strict: NaN and
+    Infinity raise ValueError (``JSON.parse`` would refuse them)."""
+    return json.dumps(
+        value, separators=(",", ":"), ensure_ascii=False, default=str, allow_nan=False
+    )
 
 
 def loads(text: str | bytes) -> Any:

@@ -17,12 +17,15 @@ from pydantic import ConfigDict
 from .errors import ConfigurationError, InvalidArguments
 from .progress import Progress
 from .snapshot import dumps
+from .storable import find_unstorable, problem
 
 if TYPE_CHECKING:
     from .app import App
     from .job import Job
 
 DedupeKey = str | Callable[..., str]
+#: Longest dedupe key stored as it is; longer ones are stored as their hash.
+MAX_DEDUPE_KEY = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +116,18 @@ class Task:
             raise InvalidArguments(
                 f"Invalid arguments for task {self.name!r}: {where}", errors=errors
             ) from None
-        return model.model_dump(mode="json")
+        values = model.model_dump(mode="json")
+        # Both: pydantic turns some values it cannot dump (NaN inside an `Any`) into None.
+        found = find_unstorable(args) or find_unstorable(values)
+        if found is not None:
+            loc, reason = found
+            where = ".".join(str(p) for p in loc) or "arguments"
+            raise InvalidArguments(
+                f"Invalid arguments for task {self.name!r}: {where}: {reason}; it cannot be "
+                "stored or sent as JSON",
+                errors=[{"loc": loc, "msg": reason, "type": "unstorable_value"}],
+            )
+        return values
 
     def python_args(self, stored: Mapping[str, Any]) -> dict[str, Any]:
         """The stored JSON arguments as the Python values the function expects."""
@@ -137,8 +151,15 @@ class Task:
         else:
             rendered = str(key(**self.python_args(args)))
         if self.options.dedupe_scope == "owner" and owner is not None:
-            return f"{self.name}:{rendered}@{owner}"
-        return f"{self.name}:{rendered}"
+            full = f"{self.name}:{rendered}@{owner}"
+        else:
+            full = f"{self.name}:{rendered}"
+        if len(full) > MAX_DEDUPE_KEY or problem(full) is not None:
+            # Too long (or odd) to store as it is: its hash keeps it unique.
+            return (
+                f"{self.name}:#" + hashlib.sha256(full.encode("utf-8", "surrogatepass")).hexdigest()
+            )
+        return full
 
     # -- submitting ---------------------------------------------------------------------
 

@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic_core import to_jsonable_python
 
 from . import hooks
-from .errors import CallbackTimeout, JobCancelled
+from .errors import CallbackTimeout, JobCancelled, StoreUnavailable, UnstorableValue
 from .eta import EtaEstimator, prior_from_history
 from .executors import Executor, make_executor
 from .progress import Progress
 from .snapshot import Event, EventKind, JobRecord, dumps, loads
 from .status import JobStatus
+from .storable import MAX_STEP, find_unstorable, problem, sanitize, storable
 from .store import Claim, Finish, Report
 
 if TYPE_CHECKING:
@@ -165,6 +166,7 @@ class Worker:
             "rejected": 0,
             "recovered": 0,
             "ignored": 0,
+            "dropped": 0,
         }
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -316,7 +318,7 @@ class Worker:
                 if self.claims and not stopping and (self._can_claim() or now >= self._next_poll):
                     claim = self._claim_request()
                 if reports or finishes or claim is not None:
-                    self._flush(reports, finishes, claim)
+                    self._write_batch(reports, finishes, claim)
                 if stopping:
                     return
                 if now >= next_tick:
@@ -334,14 +336,102 @@ class Worker:
                 if now >= next_purge:
                     next_purge = now + 300.0
                     self.app.purge()
-            except Exception:
-                # The engine must outlive a database hiccup: log it, back off, go on. The
-                # writes it held are put back so nothing is lost.
-                logger.exception("worker engine error; retrying", extra={"action": "engine"})
-                with self._cond:
-                    self._reports[:0] = reports
-                    self._finishes[:0] = finishes
+            except StoreUnavailable as exc:
+                # The database is away (unreachable, locked, read-only): back off and go on.
+                # The writes not stored yet were put back by _write_batch: nothing is lost.
+                logger.warning("worker engine: %s", exc.message, extra={"action": "engine"})
                 time.sleep(0.5)
+            except Exception:
+                # The engine must outlive anything else too: log it, back off, go on.
+                logger.exception("worker engine error; retrying", extra={"action": "engine"})
+                time.sleep(0.5)
+
+    def _write_batch(
+        self, reports: list[Report], finishes: list[tuple[Run, Finish]], claim: Claim | None
+    ) -> None:
+        """Write one batch in one transaction. When the store is unavailable, the batch is
+        put back to be written later. Any other error means that one of its writes can never
+        be stored (a value the database refuses): the batch is then written again part by
+        part, so that the others go through, and each part the store refuses is dropped and
+        logged with its job id. A refused outcome is first replaced by a plain failure
+        (``store_refused``), so the job still ends."""
+        try:
+            self._flush(reports, finishes, claim)
+            return
+        except StoreUnavailable:
+            self._put_back(reports, finishes)
+            raise
+        except Exception as exc:
+            logger.warning(
+                "the store refused a batch of %d write(s) (%s: %s); writing them one by one",
+                len(reports) + len(finishes),
+                type(exc).__name__,
+                storable(str(exc))[:300],
+                extra={"action": "isolate"},
+            )
+        for i, rep in enumerate(reports):
+            try:
+                self._flush([rep], [], None)
+            except StoreUnavailable:
+                self._put_back(reports[i:], finishes)
+                raise
+            except Exception as exc:
+                self._dropped(rep.job_id, "a progress report", exc)
+        for i, (run, fin) in enumerate(finishes):
+            try:
+                self._flush([], [(run, fin)], None)
+                continue
+            except StoreUnavailable:
+                self._put_back([], finishes[i:])
+                raise
+            except Exception as exc:
+                self._dropped(run.job_id, f"its {fin.status.value} outcome", exc)
+                fallback = self._refused(run, fin, exc)
+            try:
+                self._flush([], [(run, fallback)], None)
+            except StoreUnavailable:
+                self._put_back([], [(run, fallback), *finishes[i + 1 :]])
+                raise
+            except Exception as exc:
+                # Not even a plain failure is stored: leave the job to lease recovery.
+                self._dropped(run.job_id, "its failure", exc)
+                run.committed.set()
+        if claim is not None:
+            self._flush([], [], claim)
+
+    def _put_back(self, reports: list[Report], finishes: list[tuple[Run, Finish]]) -> None:
+        with self._cond:
+            self._reports[:0] = reports
+            self._finishes[:0] = finishes
+
+    def _dropped(self, job_id: str, what: str, exc: Exception) -> None:
+        self.stats["dropped"] += 1
+        logger.error(
+            "job %s: the store refused %s; dropped (%s: %s)",
+            job_id,
+            what,
+            type(exc).__name__,
+            storable(str(exc))[:300],
+            extra={"job_id": job_id, "action": "dropped"},
+        )
+
+    def _refused(self, run: Run, fin: Finish, exc: Exception) -> Finish:
+        """A failure to record instead of an outcome the store refused: only text of ours."""
+        return Finish(
+            run.job_id,
+            run.attempt,
+            JobStatus.FAILED,
+            fin.current,
+            fin.total,
+            None,
+            None,
+            error_code="store_refused",
+            error_message=(
+                "The store refused to record how this attempt ended "
+                f"({type(exc).__name__}); see the worker's log."
+            ),
+            duration=fin.duration,
+        )
 
     _next_poll = 0.0
 
@@ -503,9 +593,13 @@ class Worker:
         )
 
     def _renew(self) -> None:
-        if not self._running:
+        """Extend the leases of the attempts this worker still runs or has an outcome of to
+        write; a job it gave up on (its outcome refused by the store) is left to recovery."""
+        with self._cond:
+            held = {*self._running, *(run.job_id for run, _ in self._finishes)}
+        if not held:
             return
-        for job_id in self.app.store.renew(self.id, self.lease_seconds):
+        for job_id in self.app.store.renew(self.id, sorted(held), self.lease_seconds):
             self.request_cancel(job_id)
 
     def _sweep(self) -> None:
@@ -572,11 +666,11 @@ class Worker:
             kind,
             p.current,
             p.total,
-            p.step_name,
-            p.message,
+            _display(p.step_name, MAX_STEP),
+            _display(p.message),
             estimate.eta_seconds,
             estimate.rate,
-            log,
+            _display(log),
             JobStatus.WAITING if p.waiting else JobStatus.RUNNING,
         )
         with self._cond:
@@ -639,32 +733,41 @@ class Worker:
             status,
             p.current,
             p.total,
-            p.step_name,
-            p.message,
+            _display(p.step_name, MAX_STEP),
+            _display(p.message),
             duration=time.monotonic() - run.started,
             **kw,
         )
 
     def _success(self, run: Run, value: Any) -> Finish:
         try:
-            text = dumps(to_jsonable_python(value))
+            jsonable = to_jsonable_python(value)
+            found = find_unstorable(jsonable)
+            if found is not None:
+                where = "/".join(str(p) for p in found[0]) or "the result"
+                raise ValueError(f"{where}: {found[1]}")
+            text = dumps(jsonable)
         except Exception as exc:
             return self._failure(
                 run,
                 "result_not_serializable",
-                f"The task returned a value that cannot be stored as JSON: {exc}",
+                f"The task returned a value that cannot be stored as JSON: {storable(str(exc))}",
                 {"type": type(value).__name__},
                 retry=False,
             )
         return self._finish(run, JobStatus.SUCCEEDED, result=text)
 
     def _from_exception(self, run: Run, exc: BaseException) -> Finish:
+        # A task may raise anything, with any text: what is recorded is made storable.
         details = {
             "type": f"{type(exc).__module__}.{type(exc).__qualname__}",
-            "traceback": "".join(traceback.format_exception(exc)[-20:]),
+            "traceback": storable("".join(traceback.format_exception(exc)[-20:])),
         }
+        message = storable(f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, UnstorableValue):
+            return self._failure(run, exc.code, message, details, retry=False)
         code = exc.code if isinstance(exc, CallbackTimeout) else "task_error"
-        return self._failure(run, code, f"{type(exc).__name__}: {exc}", details)
+        return self._failure(run, code, message, details)
 
     def _failure(
         self, run: Run, code: str, message: str, details: Any, retry: bool = True
@@ -686,7 +789,7 @@ class Worker:
                 JobStatus.QUEUED,
                 error_code=code,
                 error_message=message,
-                error_details=details,
+                error_details=sanitize(details),
                 run_after=time.time() + delay,
             )
         logger.info(
@@ -696,5 +799,21 @@ class Worker:
             extra={"job_id": run.job_id, "action": "failed"},
         )
         return self._finish(
-            run, JobStatus.FAILED, error_code=code, error_message=message, error_details=details
+            run,
+            JobStatus.FAILED,
+            error_code=code,
+            error_message=message,
+            error_details=sanitize(details),
         )
+
+
+def _display(text: str | None, limit: int | None = None) -> str | None:
+    """Text a task set on its Progress by assigning an attribute (the methods refuse bad
+    text at the source), made storable: every store keeps the result."""
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        text = str(text)
+    if problem(text) is not None:
+        text = storable(text)
+    return text if limit is None else text[:limit]

@@ -634,16 +634,29 @@ class StoreContract:
             self.submit(store, created_at=t0 + i)
         mine = [j for j, _ in store.claim("w1", 2, tasks=["classify"], limits={}, lease_seconds=5)]
         theirs = self.claim_one(store, worker="w2", lease=5)
-        assert store.renew("w1", 60) == set()
+        assert store.renew("w1", [j.id for j in mine], 60) == set()
         for job in mine:
             got = store.get(job.id)
             assert got.lease_expires_at == pytest.approx(time.time() + 60, abs=5)
         assert store.get(theirs.id).lease_expires_at < time.time() + 10
         store.cancel(mine[1].id)
         store.cancel(theirs.id)
-        assert store.renew("w1", 60) == {mine[1].id}
-        assert store.renew("w2", 60) == {theirs.id}
-        assert store.renew("w3", 60) == set()
+        assert store.renew("w1", [j.id for j in mine], 60) == {mine[1].id}
+        assert store.renew("w2", [theirs.id], 60) == {theirs.id}
+        assert store.renew("w3", [theirs.id], 60) == set()
+
+    def test_renew_extends_only_the_leases_named(self, store: SQLStore) -> None:
+        # A job whose outcome a worker could not store is left out of its renewals, so its
+        # lease runs out and recovery decides; the worker's other leases go on.
+        t0 = time.time() - 100
+        for i in range(2):
+            self.submit(store, created_at=t0 + i)
+        kept, dropped = [
+            j for j, _ in store.claim("w1", 2, tasks=["classify"], limits={}, lease_seconds=5)
+        ]
+        store.renew("w1", [kept.id], 60)
+        assert store.get(kept.id).lease_expires_at > time.time() + 30
+        assert store.get(dropped.id).lease_expires_at < time.time() + 10
 
     def test_recover_requeues_a_lost_job_with_attempts_left(self, store: SQLStore) -> None:
         self.submit(store, max_attempts=2, dedupe_key="k")

@@ -15,6 +15,7 @@ import jwt
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import Unauthorized
+from ..storable import MAX_OWNER, problem
 
 if TYPE_CHECKING:
     from ..app import App
@@ -138,7 +139,10 @@ class Authenticator:
         teams = claims.get("teams") or []
         if not isinstance(roles, list) or not isinstance(teams, list):
             raise Unauthorized("Invalid token: `roles` and `teams` must be lists")
-        return Principal(str(claims["sub"]), frozenset(map(str, roles)), frozenset(map(str, teams)))
+        user = str(claims["sub"])
+        if problem(user) is not None or not 0 < len(user) <= MAX_OWNER:
+            raise Unauthorized(f"Invalid token: `sub` must be 1 to {MAX_OWNER} characters of text")
+        return Principal(user, frozenset(map(str, roles)), frozenset(map(str, teams)))
 
     # -- stream tokens --------------------------------------------------------------------
 

@@ -165,8 +165,9 @@ class Store(ABC):
         the counts)."""
 
     @abstractmethod
-    def renew(self, worker_id: str, lease_seconds: float) -> set[str]:
-        """Extend this worker's leases; return the ids of its jobs with a cancel request."""
+    def renew(self, worker_id: str, job_ids: Sequence[str], lease_seconds: float) -> set[str]:
+        """Extend this worker's leases on ``job_ids``; return the ids of those with a cancel
+        request."""
 
     @abstractmethod
     def stale_queued(self, due_before: float, limit: int = 500) -> builtins.list[tuple[str, str]]:
@@ -222,6 +223,10 @@ class Store(ABC):
     @abstractmethod
     def counts(self, owner: str | None = None) -> dict[str, int]:
         """Jobs by status (of one owner, when given)."""
+
+    @abstractmethod
+    def check_writable(self) -> None:
+        """Raise StoreUnavailable (with the reason) when the store cannot be written now."""
 
     @abstractmethod
     def close(self) -> None: ...

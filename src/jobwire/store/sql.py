@@ -9,10 +9,10 @@ transaction-scoped advisory locks.
 
 from __future__ import annotations
 
-import base64
 import builtins
 import hashlib
 import logging
+import re
 import secrets
 import sqlite3
 import threading
@@ -26,7 +26,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
 from .. import status as sm
-from ..errors import JobAlreadyFinished, JobNotFinished, JobNotFound, OwnerLimitReached
+from ..errors import (
+    JobAlreadyFinished,
+    JobNotFinished,
+    JobNotFound,
+    OwnerLimitReached,
+    StoreUnavailable,
+)
 from ..snapshot import Event, EventKind, JobRecord, dumps, loads, make_event
 from ..status import ACTIVE, LIVE, TERMINAL, JobStatus
 from .base import ApiKey, Claim, Finish, Page, Report, Store, SubmitOutcome, WriteResult
@@ -40,6 +46,14 @@ EVENTS_KEPT = 1000
 HISTORY_KEPT = 100
 
 _CLAIM_LOCK = 0x6A6F6277  # "jobw"
+#: Errors that say the database cannot be used now, not that a statement is wrong: the
+#: caller gets StoreUnavailable and tries again later.
+_UNAVAILABLE = (
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+    sa.exc.DisconnectionError,
+    sa.exc.TimeoutError,
+)
 _LIVE = [s.value for s in LIVE]
 _ACTIVE = [s.value for s in ACTIVE]
 _TERMINAL = [s.value for s in TERMINAL]
@@ -347,21 +361,47 @@ class SQLStore(Store):
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        self._ensure_schema()
-        if self._write_lock is None:
-            with self._writer.begin() as conn:
+        try:
+            self._ensure_schema()
+            if self._write_lock is None:
+                with self._writer.begin() as conn:
+                    yield conn
+                return
+            # SQLite has one writer at a time anyway: threads of this process queue on a lock
+            # instead of sleeping in SQLite's busy-wait backoff (other processes still use it).
+            with self._write_lock, self._writer.begin() as conn:
                 yield conn
-            return
-        # SQLite has one writer at a time anyway: threads of this process queue on a lock
-        # instead of sleeping in SQLite's busy-wait backoff (other processes still use it).
-        with self._write_lock, self._writer.begin() as conn:
-            yield conn
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc, self._writer) from exc
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        self._ensure_schema()
-        with self._reader.begin() as conn:
-            yield conn
+        try:
+            self._ensure_schema()
+            with self._reader.begin() as conn:
+                yield conn
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc, self._reader) from exc
+
+    def _unavailable(self, exc: Exception, engine: Engine) -> StoreUnavailable:
+        """The database cannot be used right now (unreachable, locked, read-only, full): a
+        StoreUnavailable for the caller to retry. SQLite's pooled connections are dropped, so
+        that a file whose permissions come back is opened read-write again."""
+        if self.dialect == "sqlite":
+            engine.dispose()
+        reason = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0][:300]
+        return StoreUnavailable(
+            f"The job database cannot be used right now ({reason}). Nothing was changed; "
+            "try again once it is back.",
+            reason=reason,
+        )
+
+    def check_writable(self) -> None:
+        """Write one row (the meta table's ``health-probe``); raise StoreUnavailable when the
+        database cannot be written."""
+        with self._write() as conn:
+            conn.execute(sa.delete(meta).where(meta.c.key == "health-probe"))
+            conn.execute(meta.insert().values(key="health-probe", value=str(time.time())))
 
     def _ensure_schema(self) -> None:
         if not self._migrated:
@@ -447,6 +487,8 @@ class SQLStore(Store):
             return created, "created"
 
     def get(self, job_id: str) -> JobRecord | None:
+        if _impossible_id(job_id):
+            return None
         with self._read() as conn:
             row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
         return record_from_row(row) if row is not None else None
@@ -723,20 +765,19 @@ class SQLStore(Store):
         if history_rows:
             conn.execute(history.insert(), history_rows)
 
-    def renew(self, worker_id: str, lease_seconds: float) -> set[str]:
+    def renew(self, worker_id: str, job_ids: Sequence[str], lease_seconds: float) -> set[str]:
+        if not job_ids:
+            return set()
         now = time.time()
+        held = (
+            jobs.c.id.in_(list(job_ids)),
+            jobs.c.lease_owner == worker_id,
+            jobs.c.status.in_(_ACTIVE),
+        )
         with self._write() as conn:
-            conn.execute(
-                sa.update(jobs)
-                .where(jobs.c.lease_owner == worker_id, jobs.c.status.in_(_ACTIVE))
-                .values(lease_expires_at=now + lease_seconds)
-            )
+            conn.execute(sa.update(jobs).where(*held).values(lease_expires_at=now + lease_seconds))
             rows = conn.execute(
-                sa.select(jobs.c.id).where(
-                    jobs.c.lease_owner == worker_id,
-                    jobs.c.status.in_(_ACTIVE),
-                    jobs.c.cancel_requested.is_(True),
-                )
+                sa.select(jobs.c.id).where(*held, jobs.c.cancel_requested.is_(True))
             ).all()
         return {r.id for r in rows}
 
@@ -860,6 +901,8 @@ class SQLStore(Store):
     # -- users --------------------------------------------------------------------------
 
     def cancel(self, job_id: str) -> tuple[JobRecord, Event | None]:
+        if _impossible_id(job_id):
+            raise JobNotFound(f"No job has the id {job_id!r}", job_id=job_id)
         now = time.time()
         with self._write() as conn:
             row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id).with_for_update()).first()
@@ -890,6 +933,8 @@ class SQLStore(Store):
         return job, event
 
     def add_hook(self, job_id: str, key: str, payload: str) -> bool:
+        if _impossible_id(job_id):
+            raise JobNotFound(f"No job has the id {job_id!r}", job_id=job_id)
         now = time.time()
         with self._write() as conn:
             row = conn.execute(
@@ -924,6 +969,8 @@ class SQLStore(Store):
         return None if value is None else str(value)
 
     def events(self, job_id: str, after: int = 0, limit: int = 1000) -> builtins.list[Event]:
+        if _impossible_id(job_id):
+            return []
         with self._read() as conn:
             rows = conn.execute(
                 sa.select(events.c.payload)
@@ -934,12 +981,16 @@ class SQLStore(Store):
         return [loads(r.payload) for r in rows]
 
     def result(self, job_id: str) -> str | None:
+        if _impossible_id(job_id):
+            return None
         with self._read() as conn:
             return conn.execute(
                 sa.select(results.c.value).where(results.c.job_id == job_id)
             ).scalar_one_or_none()
 
     def delete(self, job_id: str) -> None:
+        if _impossible_id(job_id):
+            raise JobNotFound(f"No job has the id {job_id!r}", job_id=job_id)
         with self._write() as conn:
             row = conn.execute(sa.select(jobs.c.status).where(jobs.c.id == job_id)).first()
             if row is None:
@@ -1091,21 +1142,32 @@ class SQLStore(Store):
             self._reader.dispose()
 
 
+def _impossible_id(job_id: str) -> bool:
+    """An id no job can have: PostgreSQL cannot hold or even compare text with NUL, so such
+    an id is not looked up, and it is unknown on every database alike."""
+    return "\x00" in job_id
+
+
+#: A page's ``next_cursor``: ``{created_at!r}~{id}`` of its last job, where the next page
+#: starts. Readable, so that ``/openapi.json`` documents exactly what is accepted (any
+#: creation time up to 10^16 s, so never Infinity, and an id without NUL).
+CURSOR_PATTERN = r"^([0-9]{1,16}(?:\.[0-9]{1,20})?(?:e-[0-9]{1,3})?)~([^\x00]+)$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+
+
 def _encode_cursor(created_at: float, job_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{created_at!r}|{job_id}".encode()).decode().rstrip("=")
+    return f"{created_at!r}~{job_id}"
 
 
 def _decode_cursor(cursor: str) -> tuple[float, str]:
     from ..errors import InvalidCursor
 
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, job_id = raw.split("|", 1)
-        return float(created), job_id
-    except (ValueError, UnicodeDecodeError) as exc:
+    match = _CURSOR.fullmatch(cursor)
+    if match is None:
         raise InvalidCursor(
             f"Expected a cursor from a previous page, but got {cursor!r}", cursor=cursor
-        ) from exc
+        )
+    return float(match[1]), match[2]
 
 
 __all__ = ["EventKind", "SQLStore", "normalize_url", "record_from_row"]
