@@ -38,7 +38,9 @@ def path(secret: str, job_id: str) -> str:
 
 def delivery_key(idempotency_key: str | None, body: bytes) -> str:
     """What makes two deliveries the same one: the sender's ``Idempotency-Key`` header when
-    it sends one, else the body itself."""
+    it sends one, else the body itself. Both are compared whole, through their SHA-256 (a
+    key of any length fits the column, and two keys that share a prefix stay apart)."""
     if idempotency_key:
-        return "key:" + idempotency_key[:190]
+        digest = hashlib.sha256(idempotency_key.encode("utf-8", "surrogatepass")).hexdigest()
+        return "key:" + digest
     return "body:" + hashlib.sha256(body).hexdigest()

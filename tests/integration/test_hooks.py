@@ -220,3 +220,19 @@ def test_cancel_ends_a_wait(served: tuple[App, str]) -> None:
 def test_wait_for_callback_outside_a_worker_says_why() -> None:
     with pytest.raises(RuntimeError, match="worker"):
         Progress("j1").wait_for_callback(timeout=1)
+
+
+def test_long_idempotency_keys_are_compared_whole(served: tuple[App, str]) -> None:
+    # Two deliveries whose keys share their first 190 characters are two deliveries: the
+    # second is recorded (202), not dropped as a repeat.
+    _, base = served
+    job_id = submit(base, prompt="long keys")
+    url = f"{base}{callback_url(job_id)}"
+    prefix = "evt-" + "x" * 300
+    with httpx.Client(timeout=10) as client:
+        first = client.post(url, json={"n": 1}, headers={"Idempotency-Key": prefix + "-1"})
+        second = client.post(url, json={"n": 2}, headers={"Idempotency-Key": prefix + "-2"})
+        again = client.post(url, json={"n": 3}, headers={"Idempotency-Key": prefix + "-2"})
+    assert (first.status_code, second.status_code) == (202, 202), second.text
+    assert again.status_code == 200 and again.json()["reason"] == "duplicate"
+    assert wait_for(base, job_id, {"succeeded"})["status"] == "succeeded"

@@ -21,3 +21,4 @@ def test_deliveries_are_the_same_by_idempotency_key_else_by_body() -> None:
     assert hooks.delivery_key(None, b"a") != hooks.delivery_key(None, b"b")
     assert hooks.delivery_key("x" * 500, b"") != hooks.delivery_key(None, b"")
     assert len(hooks.delivery_key("x" * 500, b"")) <= 200
+    assert hooks.delivery_key("x" * 200 + "1", b"") != hooks.delivery_key("x" * 200 + "2", b"")
