@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import api, crosssite, errors, metrics, streams
+from . import api, crosssite, errors, metrics, openapi, streams
 from .fastpath import NotModified
 from .state import ServerState
 
@@ -69,6 +69,7 @@ def create_app(
     )
     server.state.jobwire = state
     errors.install(server)
+    openapi.install(server, app)  # one submit operation per task, exact schemas
     server.include_router(api.router)
     server.include_router(streams.router)
     server.include_router(metrics.router)

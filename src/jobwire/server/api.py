@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -14,13 +13,14 @@ from .. import hooks
 from ..errors import (
     BadRequest,
     DuplicateJob,
+    Forbidden,
     JobAlreadyFinished,
-    JobNotFound,
     ResultNotAvailable,
     Unauthorized,
 )
 from ..snapshot import JobRecord, dumps, snapshot
 from ..status import JobStatus
+from . import bodies
 from .auth import Principal
 from .errors import ErrorResponse
 from .models import HookAnswer, JobPage, SnapshotModel, StatsModel, SubmitAnswer, TaskList
@@ -33,13 +33,24 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {
         400: "Malformed request",
         401: "Missing or invalid credentials",
+        403: "A stream token outside its job, or not an admin",
         404: "Unknown job or task (or another user's job)",
         409: "Conflict with the job's state or the owner's limit",
         413: "Body too large",
+        415: "The body is not sent as JSON (`Content-Type: application/json`)",
         422: "Invalid arguments or parameters",
         429: "Rate limited (see Retry-After)",
     }
     return {c: {"model": ErrorResponse, "description": text[c]} for c in codes}
+
+
+def refuse_stream_token(who: Principal, what: str) -> None:
+    """A stream token reads and cancels its one job, and does nothing else: 403."""
+    if who.job_scope is not None:
+        raise Forbidden(
+            f"A stream token only reads its own job; {what} needs an API key or a JWT "
+            "(`Authorization: Bearer …`)"
+        )
 
 
 def state_of(request: Request) -> ServerState:
@@ -53,7 +64,16 @@ async def principal_of(
     token: Annotated[str | None, Query(description="A stream token for one job")] = None,
 ) -> Principal:
     state = state_of(request)
-    return await state.auth.aresolve(request.headers.get("authorization"), token)
+    who = await state.auth.aresolve(request.headers.get("authorization"), token)
+    no_nul(request)  # after the credentials: a bad one is 401, whatever else is wrong
+    return who
+
+
+def no_nul(request: Request) -> None:
+    """Refuse query parameters holding NUL (``%00``): no job, task or owner has one, and
+    PostgreSQL cannot even compare text with it."""
+    if b"%00" in request.scope.get("query_string", b""):
+        raise BadRequest("Query parameters cannot contain NUL characters (%00)")
 
 
 async def _state(request: Request) -> ServerState:
@@ -97,9 +117,10 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/api/tasks", response_model=TaskList, tags=["tasks"], responses=errors(401))
+@router.get("/api/tasks", response_model=TaskList, tags=["tasks"], responses=errors(401, 403))
 def list_tasks(state: State, who: Who) -> dict[str, Any]:
     """The registered tasks and the JSON Schema of their arguments."""
+    refuse_stream_token(who, "listing the tasks")
     return {
         "tasks": [
             {
@@ -132,20 +153,16 @@ def list_tasks(state: State, who: Who) -> dict[str, Any]:
             "description": "An existing job: a live one "
             "with the same dedupe key, or a fresh cached result",
         },
-        **errors(400, 401, 404, 409, 413, 422, 429),
+        **errors(400, 401, 403, 404, 409, 413, 415, 422, 429),
     },
 )
-async def submit(
-    task: str,
-    request: Request,
-    state: State,
-    who: Who,
-    args: Annotated[dict[str, Any] | None, Body(description="The task's arguments")] = None,
-) -> JSONResponse:
-    """Submit a job. The body is the task's arguments (see `GET /api/tasks`)."""
-    if who.job_scope is not None:
-        raise JobNotFound("A stream token cannot submit jobs")
-    state.app.get_task(task)  # 404 before spending a rate-limit token
+async def submit(task: str, request: Request, state: State, who: Who) -> JSONResponse:
+    """Submit a job. The body is the task's arguments (see `GET /api/tasks`), sent as JSON;
+    no body means no arguments."""
+    refuse_stream_token(who, "submitting a job")
+    spec = state.app.get_task(task)  # 404 before spending a rate-limit token
+    args = await bodies.arguments(request)
+    bodies.check_types(spec, args or {})
     state.limiter.take(who.user)
     job = await run_in_threadpool(state.app.submit, task, args or {}, owner=who.user)
     if not job.created and not who.can_see(job.id, job.owner):
@@ -238,7 +255,9 @@ async def _long_poll(
     return Response(status_code=304, headers={"ETag": tag})
 
 
-@router.get("/api/jobs", response_model=JobPage, tags=["jobs"], responses=errors(400, 401, 422))
+@router.get(
+    "/api/jobs", response_model=JobPage, tags=["jobs"], responses=errors(400, 401, 403, 422)
+)
 def list_jobs(
     state: State,
     who: Who,
@@ -249,8 +268,7 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     """Jobs, newest first, paged by cursor. Users see their own; admins see all."""
-    if who.job_scope is not None:
-        raise JobNotFound("A stream token can only read its own job")
+    refuse_stream_token(who, "listing jobs")
     if not who.admin:
         owner = who.user
     page = state.app.store.list(
@@ -278,13 +296,15 @@ def cancel_job(job_id: str, state: State, who: Who) -> JSONResponse:
 
 
 @router.delete(
-    "/api/jobs/{job_id}", status_code=204, tags=["jobs"], responses=errors(401, 404, 409, 422)
+    "/api/jobs/{job_id}",
+    status_code=204,
+    tags=["jobs"],
+    responses=errors(401, 403, 404, 409, 422),
 )
 def delete_job(job_id: str, state: State, who: Who) -> Response:
     """Forget a finished job and its result."""
-    if who.job_scope is not None:
-        raise JobNotFound(f"No job has the id {job_id!r}", job_id=job_id)
     state.visible(who, job_id)
+    refuse_stream_token(who, "deleting a job")
     state.app.delete(job_id)
     state.hub.forget(job_id)
     return Response(status_code=204)
@@ -314,21 +334,19 @@ def job_result(job_id: str, state: State, who: Who) -> Response:
     return Response(text or "null", media_type="application/json")
 
 
-@router.get("/api/jobs/{job_id}/token", tags=["jobs"], responses=errors(401, 404, 422))
+@router.get("/api/jobs/{job_id}/token", tags=["jobs"], responses=errors(401, 403, 404, 422))
 def job_token(job_id: str, state: State, who: Who) -> dict[str, str]:
     """A fresh stream token for this job (for `?token=` on its SSE and WebSocket URLs)."""
-    if who.job_scope is not None:  # else a stream token could renew itself forever
-        raise JobNotFound("A stream token cannot issue stream tokens; log in", job_id=job_id)
     state.visible(who, job_id)
+    refuse_stream_token(who, "a fresh stream token")  # else it could renew itself forever
     return {"token": state.auth.stream_token(who, job_id)}
 
 
-@router.get("/api/stats", response_model=StatsModel, tags=["server"], responses=errors(401))
+@router.get("/api/stats", response_model=StatsModel, tags=["server"], responses=errors(401, 403))
 def stats(state: State, who: Who) -> dict[str, Any]:
     """Your jobs by status (everyone's for an admin), and for admins this process's worker
     and stream counters."""
-    if who.job_scope is not None:
-        raise JobNotFound("A stream token can only read its own job")
+    refuse_stream_token(who, "the statistics")
     if not who.admin:
         return {"jobs": state.app.store.counts(owner=who.user), "worker": None, "streams": None}
     worker = state.app.worker
@@ -363,10 +381,7 @@ async def hook(
     if not hooks.verify(state.auth.secret, job_id, sig):
         raise Unauthorized("Missing or wrong callback signature (?sig=)")
     body = await request.body()
-    try:
-        payload = json.loads(body) if body.strip() else None
-    except ValueError as exc:
-        raise BadRequest(f"Expected a JSON body: {exc}") from None
+    payload = bodies.payload(body)
     key = hooks.delivery_key(request.headers.get("idempotency-key"), body)
     try:
         added = await run_in_threadpool(state.app.store.add_hook, job_id, key, dumps(payload))

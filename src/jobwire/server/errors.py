@@ -7,12 +7,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from .. import errors as e
 from ..errors import Unauthorized
+from .openapi import allowed_methods
 
 logger = logging.getLogger(__name__)
 
@@ -92,11 +93,33 @@ def install(api: FastAPI) -> None:
         )
 
     @api.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
         code = HTTP_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 405 and (methods := allowed_methods(request)):
+            # Starlette's Allow names the first route that matched the path; say them all.
+            # And OPTIONS, which no route serves, is this answer: what the path allows. (A
+            # CORS preflight never gets here: the CORS middleware answers it.)
+            headers = {**(headers or {}), "Allow": ", ".join(methods)}
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers=headers)
         return error_response(exc.status_code, code, message, headers=headers)
+
+    @api.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        # The last resort: a bug, never bad input (that is a 4xx above). The client gets the
+        # JSON shape; the log gets the traceback.
+        logger.error(
+            "unexpected error answering %s %s",
+            request.method,
+            request.url.path,
+            exc_info=exc,
+            extra={"action": "http_error"},
+        )
+        return error_response(
+            500, "internal_error", "The server failed to answer this request; it is logged."
+        )
 
 
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:

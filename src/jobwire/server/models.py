@@ -84,3 +84,14 @@ class HookAnswer(BaseModel):
     accepted: bool
     """True when this delivery was recorded; False for a repeat or a job that already ended."""
     reason: Literal["duplicate", "job_finished"] | None = None
+
+
+class StreamMessage(BaseModel):
+    """One message of a job's stream: the `data:` of a Server-Sent Event, or a WebSocket
+    frame (which may also be `{"type": "ping"}` or an `error`)."""
+
+    type: Literal["connected", "progress", "status", "log", "completed", "failed", "cancelled"]
+    seq: int
+    job: SnapshotModel
+    log: str | None = None
+    """The text of a `log` message."""

@@ -93,4 +93,6 @@ class ServerState:
 
 
 def _plausible_id(job_id: str) -> bool:
-    return 0 < len(job_id) <= 64
+    # No job id holds NUL or other control characters (PostgreSQL cannot even compare
+    # text with NUL): such an id is unknown, without asking the store.
+    return 0 < len(job_id) <= 64 and job_id.isprintable()
