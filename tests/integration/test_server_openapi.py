@@ -294,3 +294,22 @@ def test_options_on_an_unknown_path_is_404(spec_and_base: tuple[dict[str, Any], 
     r = httpx.options(f"{base}/api/nope")
     assert r.status_code == 404
     assert r.json()["error"]["code"] == "not_found"
+
+
+def test_a_cors_preflight_is_still_answered_by_cors(tmp_path: Path) -> None:
+    # OPTIONS is answered where routing fails, inside the CORS layer: a preflight (Origin and
+    # Access-Control-Request-Method) never reaches it; a plain OPTIONS does.
+    front = "http://front.example"
+    app = tasks_app(f"sqlite:///{tmp_path / 'jobwire.db'}")
+    try:
+        with running_server(app, auth="token", cors_origins=[front]) as base:
+            url = f"{base}/api/jobs/some-id"
+            preflight = {"Origin": front, "Access-Control-Request-Method": "DELETE"}
+            r = httpx.options(url, headers=preflight)
+            assert r.status_code == 200, r.text
+            assert r.headers["access-control-allow-origin"] == front
+            assert "DELETE" in r.headers["access-control-allow-methods"]
+            r = httpx.options(url, headers={"Origin": front})
+            assert (r.status_code, r.headers["allow"]) == (204, "DELETE, GET, OPTIONS")
+    finally:
+        app.close()
