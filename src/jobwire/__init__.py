@@ -33,12 +33,15 @@ from .errors import (
     MissingDependency,
     OwnerLimitReached,
     ResultNotAvailable,
+    StoreUnavailable,
     UnknownTask,
+    UnstorableValue,
     WaitTimeout,
 )
 from .job import Job
 from .progress import Progress
 from .status import JobStatus
+from .storable import storable
 from .tasks import Task
 
 __version__ = "0.1.0"
@@ -64,8 +67,11 @@ __all__ = [
     "OwnerLimitReached",
     "Progress",
     "ResultNotAvailable",
+    "StoreUnavailable",
     "Task",
     "UnknownTask",
+    "UnstorableValue",
     "WaitTimeout",
     "Watch",
+    "storable",
 ]

@@ -157,6 +157,8 @@ class Worker:
         self._thread: threading.Thread | None = None
         self._history_cache: dict[str, tuple[float, float | None]] = {}
         self._avg_duration: float | None = None
+        self._store_down: str | None = None
+        """Why the store could not be used, while it cannot."""
         self.stats = {
             "claimed": 0,
             "succeeded": 0,
@@ -339,12 +341,19 @@ class Worker:
             except StoreUnavailable as exc:
                 # The database is away (unreachable, locked, read-only): back off and go on.
                 # The writes not stored yet were put back by _write_batch: nothing is lost.
-                logger.warning("worker engine: %s", exc.message, extra={"action": "engine"})
+                if exc.message != self._store_down:  # said once, not twice a second
+                    logger.warning("worker engine: %s", exc.message, extra={"action": "engine"})
+                self._store_down = exc.message
                 time.sleep(0.5)
+                continue
             except Exception:
                 # The engine must outlive anything else too: log it, back off, go on.
                 logger.exception("worker engine error; retrying", extra={"action": "engine"})
                 time.sleep(0.5)
+                continue
+            if self._store_down is not None:
+                logger.warning("worker engine: the store is back", extra={"action": "engine"})
+                self._store_down = None
 
     def _write_batch(
         self, reports: list[Report], finishes: list[tuple[Run, Finish]], claim: Claim | None

@@ -633,5 +633,5 @@ def test_a_message_that_meets_an_unreachable_database_is_delivered_again(
         final = wait_terminal(base, job["id"], timeout=60)
         assert final["status"] == "succeeded" and final["attempt"] == 1
         assert [what for what, _, _ in cluster.runs()[job["id"]]] == ["start", "end"]
-        assert f"job {job['id']}: OperationalError" in worker.output.replace("\n", " ")
+        assert f"job {job['id']}: StoreUnavailable" in worker.output.replace("\n", " ")
         assert "delivering it again" in worker.output

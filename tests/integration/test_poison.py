@@ -210,3 +210,33 @@ def test_unstorable_arguments_are_refused_at_submit(database: str) -> None:
             assert ok.status_code == 202
     finally:
         app.close()
+
+
+def test_nan_never_goes_out_as_json(sqlite_url: str) -> None:
+    # JSON has no NaN: a result holding one fails the job, and no answer ever carries it.
+    app = App(sqlite_url)
+
+    @app.task(name="ratio")
+    def ratio(progress: Progress, a: float, b: float) -> dict[str, float]:
+        progress.update(1, total=1)
+        return {"ratio": a / b if b else float("nan")}
+
+    try:
+        with running_server(app) as url, httpx.Client(base_url=url, timeout=10) as client:
+            raw = b'{"a": NaN, "b": 1}'
+            refused = client.post(
+                "/api/tasks/ratio/jobs", content=raw, headers={"Content-Type": "application/json"}
+            )
+            assert refused.status_code == 422, refused.text
+            job = client.post("/api/tasks/ratio/jobs", json={"a": 1, "b": 0}).json()
+            snap = app.get(job["id"]).wait(timeout=30).record
+            assert snap.status.value == "failed"
+            assert snap.error_code == "result_not_serializable"
+            assert "ratio" in (snap.error_message or "") and "nan" in (snap.error_message or "")
+            for path in (f"/api/jobs/{job['id']}", f"/api/jobs/{job['id']}/result", "/api/jobs"):
+                answer = client.get(path)
+                assert "NaN" not in answer.text, path
+                answer.json()  # strict JSON
+            assert client.get(f"/api/jobs/{job['id']}/result").status_code == 409
+    finally:
+        app.close()

@@ -27,10 +27,13 @@ def test_all_is_pinned() -> None:
         "OwnerLimitReached",
         "Progress",
         "ResultNotAvailable",
+        "StoreUnavailable",
         "Task",
         "UnknownTask",
+        "UnstorableValue",
         "WaitTimeout",
         "Watch",
+        "storable",
     ]
 
 

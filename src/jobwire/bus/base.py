@@ -172,6 +172,10 @@ class Bus(ABC):
         self._all: frozenset[Subscription] = frozenset()
         self._subs_lock = threading.Lock()
 
+    shared = False
+    """Whether events published in other processes reach this bus (Redis) or only this
+    process's own (the memory bus)."""
+
     @property
     def connected(self) -> bool:
         """Whether events published anywhere reach this process's listeners right now. The

@@ -85,6 +85,8 @@ class RedisBus(Bus):
     Publishing never raises for a Redis failure: it logs, and watchers read the store.
     """
 
+    shared = True
+
     def __init__(
         self,
         url: str,

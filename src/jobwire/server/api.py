@@ -23,7 +23,15 @@ from ..status import JobStatus
 from . import bodies
 from .auth import Principal
 from .errors import ErrorResponse
-from .models import HookAnswer, JobPage, SnapshotModel, StatsModel, SubmitAnswer, TaskList
+from .models import (
+    HealthModel,
+    HookAnswer,
+    JobPage,
+    SnapshotModel,
+    StatsModel,
+    SubmitAnswer,
+    TaskList,
+)
 from .state import ServerState
 
 router = APIRouter()
@@ -112,9 +120,24 @@ def etag_matches(header: str | None, tag: str) -> bool:
     return False
 
 
-@router.get("/api/health", tags=["server"])
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
+@router.get(
+    "/api/health",
+    response_model=HealthModel,
+    tags=["server"],
+    responses={503: {"model": HealthModel, "description": "The store cannot be written"}},
+)
+async def health(request: Request) -> JSONResponse:
+    """Whether this server can do its work: 200 when the job store can be written, 503 with
+    the reason when it cannot (a database that is unreachable, read-only or full). Also says
+    whether the bus is connected (without it, streams read the store: slower, not broken)."""
+    state: ServerState = request.app.state.jobwire
+    store = await state.store_health()
+    body = {
+        "status": "ok" if store["writable"] else "unavailable",
+        "store": store,
+        "bus": {"connected": state.app.bus.connected},
+    }
+    return JSONResponse(body, status_code=200 if store["writable"] else 503)
 
 
 @router.get("/api/tasks", response_model=TaskList, tags=["tasks"], responses=errors(401, 403))
@@ -210,8 +233,8 @@ async def get_job(
 ) -> Response:
     """The job's snapshot, with an ETag; 304 when `If-None-Match` matches."""
     inm = request.headers.get("if-none-match")
-    if inm and not wait and state.trust_bus:
-        known = state.hub.known(job_id)
+    if inm and not wait:
+        known = state.hub.known(job_id, state.seq_trust)
         if known is not None and who.can_see(job_id, known[1]):
             current = etag(job_id, known[0])
             if etag_matches(inm, current):
@@ -240,7 +263,7 @@ async def _long_poll(
             # Wake at least every second to notice a client that went away; read the store
             # when the bus may miss changes, and once after its connection changed (the hub
             # wakes every listener then).
-            step = 1.0 if state.trust_bus else state.settings.poll_interval * 2
+            step = 1.0 if state.trust_bus else state.settings.poll_interval
             item = await listener.get(min(step, left))
             if item is None and await request.is_disconnected():
                 return Response(status_code=304, headers={"ETag": tag})

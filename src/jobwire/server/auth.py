@@ -2,11 +2,20 @@
 
 Every request resolves to a :class:`Principal`. A job is visible to its owner, to admins, and
 to a stream token made for that job; to anyone else it does not exist (404).
+
+Revocation: a known API key is served from memory, checked against the set of revoked key
+ids. The server refreshes that set from the database every ``REVOCATION_CHECK`` seconds
+(:meth:`Authenticator.refresh_revoked`, one indexed read), so a key revoked by any process
+(``jobwire keys revoke``) stops working on every server within that time: its requests, the
+stream tokens minted with it (they carry its id), and its open streams, which are closed.
 """
 
 from __future__ import annotations
 
+import math
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,13 +25,19 @@ from starlette.concurrency import run_in_threadpool
 
 from ..errors import Unauthorized
 from ..storable import MAX_OWNER, problem
+from ..store.keys import hash_secret
 
 if TYPE_CHECKING:
     from ..app import App
     from ..store.sql import SQLStore
 
 STREAM_AUDIENCE = "jobwire-stream"
-KEY_CACHE_SECONDS = 30.0
+#: Seconds between two reads of the revoked API keys: the longest a revoked key still works.
+REVOCATION_CHECK = 0.1
+#: Seconds an unknown API key is remembered as unknown (a key made just now works after it).
+UNKNOWN_KEY_SECONDS = 1.0
+#: API keys remembered at most; past that the memory starts again empty.
+KEY_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +47,9 @@ class Principal:
     teams: frozenset[str] = field(default_factory=frozenset)
     job_scope: str | None = None
     """Set for a stream token: the one job it may read and cancel."""
+    key_id: str | None = None
+    """The API key this principal authenticated with (directly, or through a stream token
+    minted with it): revoking the key ends it."""
 
     @property
     def admin(self) -> bool:
@@ -48,7 +66,15 @@ class Authenticator:
         self.app = app
         settings = app.settings
         self.mode = settings.auth
-        self._keys: dict[str, tuple[float, Principal | None]] = {}
+        # key secret's hash -> the principal, or (for an unknown key) when it was looked up
+        self._keys: dict[str, Principal | float] = {}
+        self.revoked: set[str] = set()
+        """Ids of the revoked API keys, as of the last :meth:`refresh_revoked`."""
+        self._revoked_since = 0.0
+        self._checked_at = -math.inf
+        self._revoke_lock = threading.Lock()
+        self.on_revoked: Callable[[set[str]], None] | None = None
+        """Told the newly revoked key ids (the server ends their open streams)."""
         self._jwt_key: Any = None
         self._jwt_algorithms: list[str] = []
         if settings.jwt_public_key:
@@ -65,22 +91,52 @@ class Authenticator:
         """The stream-token secret (see :attr:`App.secret <jobwire.App.secret>`)."""
         return self.app.secret
 
+    # -- revocation -----------------------------------------------------------------------
+
+    @property
+    def revocations_current(self) -> bool:
+        """Whether the revoked set was read less than ``REVOCATION_CHECK`` seconds ago."""
+        return time.monotonic() - self._checked_at < REVOCATION_CHECK
+
+    def refresh_revoked(self) -> set[str]:
+        """Read the keys revoked since the last look (a blocking database read); return the
+        newly revoked ids. The server calls it every ``REVOCATION_CHECK`` seconds."""
+        with self._revoke_lock:  # one look at a time; the others find it current
+            if self.revocations_current:
+                return set()
+            checked = time.monotonic()
+            found = self._key_store().revoked_keys(since=self._revoked_since)
+            new = {key_id for key_id, _ in found} - self.revoked
+            self.revoked = self.revoked | new  # a new set: readers never see it change
+            if found:
+                self._revoked_since = max(at for _, at in found)
+            self._checked_at = checked
+        if new and self.on_revoked is not None:
+            self.on_revoked(new)
+        return new
+
+    def _check_revoked(self, principal: Principal) -> Principal:
+        if principal.key_id is not None and principal.key_id in self.revoked:
+            raise Unauthorized("This API key was revoked (and the stream tokens made with it)")
+        return principal
+
     # -- resolving credentials ------------------------------------------------------------
 
     def resolve_cached(self, authorization: str | None, token: str | None) -> Principal | None:
         """:meth:`resolve` when it needs no database (None when it would)."""
         if not token and self.mode != "none" and authorization:
             credential = authorization.partition(" ")[2].strip()
-            cached = self._keys.get(credential)
-            if credential.startswith("jw_") and (
-                cached is None or time.monotonic() - cached[0] > KEY_CACHE_SECONDS
+            if credential.startswith("jw_") and not isinstance(
+                self._keys.get(hash_secret(credential)), Principal
             ):
                 return None
+        if self.mode != "none" and not self.revocations_current:
+            return None  # the revoked set is due for a look: the full path reads it
         return self.resolve(authorization, token)
 
     async def aresolve(self, authorization: str | None, token: str | None) -> Principal:
-        """:meth:`resolve` for the event loop: an API key not in the cache is looked up in
-        the database on a worker thread, never on the loop."""
+        """:meth:`resolve` for the event loop: an API key not in memory, or a revoked set
+        due for a look, is read from the database on a worker thread, never on the loop."""
         principal = self.resolve_cached(authorization, token)
         if principal is None:
             return await run_in_threadpool(self.resolve, authorization, token)
@@ -88,8 +144,10 @@ class Authenticator:
 
     def resolve(self, authorization: str | None, token: str | None) -> Principal:
         """The principal for an ``Authorization`` header and/or a ``?token=`` parameter."""
+        if self.mode != "none" and not self.revocations_current:
+            self.refresh_revoked()
         if token:
-            return self.stream_principal(token)
+            return self._check_revoked(self.stream_principal(token))
         if self.mode == "none":
             return self.anonymous
         if not authorization:
@@ -99,26 +157,29 @@ class Authenticator:
             raise Unauthorized("Expected `Authorization: Bearer <API key or JWT>`")
         credential = credential.strip()
         if credential.startswith("jw_"):
-            return self._api_key(credential)
+            return self._check_revoked(self._api_key(credential))
         return self._jwt(credential)
 
+    def _key_store(self) -> SQLStore:
+        store: SQLStore = self.app.store  # type: ignore[assignment]
+        return store
+
     def _api_key(self, secret: str) -> Principal:
-        now = time.monotonic()
-        cached = self._keys.get(secret)
-        if cached is None or now - cached[0] > KEY_CACHE_SECONDS:
-            store: SQLStore = self.app.store  # type: ignore[assignment]
-            key = store.find_key(secret)
-            principal = (
-                None
-                if key is None
-                else Principal(key.user, frozenset(key.roles), frozenset(key.teams))
-            )
-            if len(self._keys) > 10_000:
-                self._keys.clear()
-            self._keys[secret] = cached = (now, principal)
-        if cached[1] is None:
+        digest = hash_secret(secret)
+        cached = self._keys.get(digest)
+        if isinstance(cached, Principal):
+            return cached
+        if cached is not None and time.monotonic() - cached < UNKNOWN_KEY_SECONDS:
             raise Unauthorized("Unknown or revoked API key")
-        return cached[1]
+        key = self._key_store().find_key(secret)
+        if len(self._keys) > KEY_CACHE_SIZE:
+            self._keys.clear()
+        if key is None:
+            self._keys[digest] = time.monotonic()
+            raise Unauthorized("Unknown or revoked API key")
+        principal = Principal(key.user, frozenset(key.roles), frozenset(key.teams), key_id=key.id)
+        self._keys[digest] = principal
+        return principal
 
     def _jwt(self, token: str) -> Principal:
         if self._jwt_key is None:
@@ -155,6 +216,8 @@ class Authenticator:
             "iat": now,
             "exp": now + self.app.settings.stream_token_seconds,
         }
+        if principal.key_id is not None:
+            claims["kid"] = principal.key_id  # revoking the key ends the token too
         return jwt.encode(claims, self.secret, algorithm="HS256")
 
     def stream_principal(self, token: str) -> Principal:
@@ -170,4 +233,9 @@ class Authenticator:
             raise Unauthorized("The stream token has expired") from None
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"Invalid stream token: {exc}") from None
-        return Principal(str(claims["sub"]), job_scope=str(claims["job"]))
+        kid = claims.get("kid")
+        return Principal(
+            str(claims["sub"]),
+            job_scope=str(claims["job"]),
+            key_id=str(kid) if kid is not None else None,
+        )

@@ -225,12 +225,14 @@ class Hub:
             if not listeners:
                 del self._listeners[listener.job_id]
 
-    def known(self, job_id: str) -> tuple[int, str] | None:
+    def known(self, job_id: str, within: float = SEQ_TRUST) -> tuple[int, str] | None:
         """``(seq, owner)``: the newest seq seen for this job, if it was confirmed (by an
-        event or a store read) less than ``SEQ_TRUST`` seconds ago. Older entries are not
+        event or a store read) less than ``within`` seconds ago. Older entries are not
         trusted: a change made where this process's bus cannot see it (a lost pub/sub
         message, a cancel from another process on a memory bus) must show within that time."""
-        entry = self._fresh(job_id, SEQ_TRUST)
+        if within <= 0:
+            return None
+        entry = self._fresh(job_id, within)
         return None if entry is None else (entry[0], entry[1])
 
     def confirmed(self, job_id: str, within: float) -> int | None:

@@ -95,3 +95,18 @@ class StreamMessage(BaseModel):
     job: SnapshotModel
     log: str | None = None
     """The text of a `log` message."""
+
+
+class StoreHealth(BaseModel):
+    writable: bool
+    reason: str | None
+
+
+class BusHealth(BaseModel):
+    connected: bool
+
+
+class HealthModel(BaseModel):
+    status: Literal["ok", "unavailable"]
+    store: StoreHealth
+    bus: BusHealth

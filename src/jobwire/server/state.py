@@ -5,20 +5,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import JobNotFound
+from ..errors import JobNotFound, JobwireError
 from ..snapshot import JobRecord
-from .auth import Authenticator, Principal
-from .hub import Hub
+from .auth import REVOCATION_CHECK, Authenticator, Principal
+from .guards import Guards
+from .hub import SEQ_TRUST, Hub
 from .ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     from ..app import App
 
 logger = logging.getLogger(__name__)
+
+#: Seconds a health check's answer about the store is reused.
+HEALTH_CACHE = 1.0
 
 
 class ServerState:
@@ -31,26 +36,43 @@ class ServerState:
         self.run_workers = workers
         self._started = False
         self._lock = threading.Lock()
+        self._health: tuple[float, dict[str, Any]] | None = None
+        self.guards = Guards()
+        """Open streams, to end those whose credential is revoked."""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._watcher: asyncio.Task[None] | None = None
 
     @property
     def trust_bus(self) -> bool:
-        """True when every change reaches this process's bus: workers run here (memory bus)
-        or the bus is shared (Redis) and connected right now. Then an ETag the hub knows is
-        current is answered without the database, and idle streams need not poll the store."""
-        local = self.app.worker is not None and self.app.worker.claims  # jobs run here
-        shared = local or not self.settings.bus_url.startswith("memory")
-        return shared and self.app.bus.connected
+        """True when every change, made in any process, reaches this process's bus: a shared
+        bus (Redis) connected right now. Idle streams then read the store once per heartbeat
+        only (pub/sub can still lose an event).
+
+        A memory bus carries this process's own events only. Another process on the same
+        database (a second ``jobwire serve`` on one SQLite file, ``jobwire cancel``) changes
+        jobs behind its back, so it is never trusted, workers here or not: streams and long
+        polls read the store every poll interval (docs/deploy.md)."""
+        return self.app.bus.shared and self.app.bus.connected
+
+    @property
+    def seq_trust(self) -> float:
+        """Seconds a job's seq that the hub saw (in an event or a store read) is taken as
+        current, so that a poll whose ETag matches it is answered 304 without the store:
+        ``SEQ_TRUST`` on a trusted bus, the poll interval on a memory bus, and none (0)
+        while a shared bus is disconnected."""
+        if self.trust_bus:
+            return SEQ_TRUST
+        if self.app.bus.shared:
+            return 0.0
+        return self.settings.poll_interval
 
     def store_check_interval(self, heartbeat: float) -> float:
         """How often an idle stream reads the store: once per heartbeat when the bus is
-        trusted (a pub/sub bus can still lose an event), every poll interval while the bus is
-        disconnected, and every four when changes made elsewhere never reach it (workers in
-        another process on a memory bus)."""
+        trusted, else every poll interval (a memory bus, or a shared bus while it is
+        disconnected)."""
         if self.trust_bus:
             return heartbeat
-        if not self.app.bus.connected:
-            return min(heartbeat, self.settings.poll_interval)
-        return min(heartbeat, self.settings.poll_interval * 4)
+        return min(heartbeat, self.settings.poll_interval)
 
     def ensure_started(self) -> None:
         """Start the hub (and the workers) once, from inside the event loop. Called by the
@@ -66,13 +88,58 @@ class ServerState:
             if self.run_workers or self.app.uses_celery:
                 # With Celery the worker here runs no jobs: it recovers those of killed workers.
                 self.app.start()
-            self.hub.start(asyncio.get_running_loop())
+            loop = self._loop = asyncio.get_running_loop()
+            self.hub.start(loop)
+            if self.settings.auth != "none":
+                self.auth.on_revoked = self._revoked
+                self._watcher = loop.create_task(self._watch_revocations())
             self._started = True
             logger.info(
                 "jobwire server ready: %d task(s), auth=%s", len(self.app.tasks), self.settings.auth
             )
 
+    async def store_health(self) -> dict[str, Any]:
+        """``{"writable": bool, "reason": str | None}``: whether the store took a write just
+        now (checked at most once per ``HEALTH_CACHE`` seconds, whatever the probe rate)."""
+        now = time.monotonic()
+        if self._health is None or now - self._health[0] > HEALTH_CACHE:
+            try:
+                await run_in_threadpool(self.app.store.check_writable)
+                result: dict[str, Any] = {"writable": True, "reason": None}
+            except Exception as exc:  # whatever stops a write is the answer, not a 500
+                reason = exc.details.get("reason") if isinstance(exc, JobwireError) else None
+                result = {"writable": False, "reason": reason or f"{type(exc).__name__}: {exc}"}
+            self._health = (time.monotonic(), result)
+        return self._health[1]
+
+    async def _watch_revocations(self) -> None:
+        """Read the revoked API keys every ``REVOCATION_CHECK`` seconds (unless a request just
+        did), so that a key revoked anywhere stops working here within that time, open
+        streams included."""
+        while True:
+            await asyncio.sleep(REVOCATION_CHECK)
+            if self.auth.revocations_current:
+                continue
+            try:
+                await run_in_threadpool(self.auth.refresh_revoked)
+            except Exception as exc:  # the database is away: requests say so, we retry
+                logger.debug("could not read revoked keys: %s", exc)
+
+    def _revoked(self, key_ids: set[str]) -> None:
+        """Called (from any thread) with newly revoked key ids: end their streams."""
+        loop = self._loop
+        if loop is not None and key_ids:
+            loop.call_soon_threadsafe(self._end_streams, key_ids)
+
+    def _end_streams(self, key_ids: set[str]) -> None:
+        ended = self.guards.revoke_keys(key_ids)
+        if ended:
+            logger.info("closed %d stream(s) of %d revoked API key(s)", ended, len(key_ids))
+
     def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
         self.hub.stop()
         if self.run_workers:
             self.app.stop(grace=5.0)

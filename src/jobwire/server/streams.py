@@ -26,6 +26,7 @@ from ..wire import PING, encode, error, is_terminal, message
 from . import bodies
 from .api import errors, principal_of, state_of
 from .auth import Principal
+from .guards import Guard
 from .hub import LISTENER_BUFFER, Listener
 from .state import ServerState
 
@@ -42,6 +43,17 @@ class Stream:
     backlog: list[Item]
     last: int
     done: bool
+    guard: Guard | None = None
+    """Ended when the stream's credential is revoked: the stream stops at once."""
+
+    def guarded_by(self, guard: Guard) -> Stream:
+        self.guard = guard
+        guard.on_end.append(self.listener.wake)
+        return self
+
+    @property
+    def ended(self) -> bool:
+        return self.guard is not None and self.guard.ended.is_set()
 
 
 async def open_stream(state: ServerState, who: Principal, job_id: str, after: int | None) -> Stream:
@@ -99,9 +111,11 @@ async def follow(
     last = stream.last
     epoch = hub.epoch
     checked = sent = loop.time()
-    while True:
+    while not stream.ended:
         every = state.store_check_interval(heartbeat)
         got = await listener.get(max(0.0, min(checked + every, sent + heartbeat) - loop.time()))
+        if stream.ended:
+            return
         now = loop.time()
         if got is not None:
             checked = now
@@ -196,6 +210,8 @@ async def sse(
         stream.listener.close()
         return Response(status_code=204, headers={"Cache-Control": "no-store"})
     heartbeat = state.settings.heartbeat_seconds
+    guard = state.guards.open(who)
+    stream.guarded_by(guard)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         try:
@@ -205,8 +221,11 @@ async def sse(
                     continue
                 seq, _, text = item
                 yield ServerSentEvent(data=text, id=str(seq), event=_type_of(text))
+            if guard.reason is not None:  # the last word, then the end of the stream
+                yield ServerSentEvent(data=error(guard.code, guard.reason), event="error")
         finally:
             stream.listener.close()
+            state.guards.close(guard)
 
     return EventSourceResponse(  # ping=0: our heartbeats are the comments above
         events(), ping=0, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
@@ -263,18 +282,33 @@ async def ws_job(websocket: WebSocket, job_id: str) -> None:
         await websocket.send_text(error(exc.code, exc.message))
         await websocket.close(4404, "job not found")
         return
+    guard = state.guards.open(who)
+    stream.guarded_by(guard)
 
     async def send() -> None:
         async for item in follow(state, stream, job_id, state.settings.heartbeat_seconds):
             await websocket.send_text(PING if item is None else item[2])
             if item is not None and item[1]:
                 break
-        await websocket.close(1000)  # after the final message (or nothing left to send)
+        if guard.reason is None:
+            await websocket.close(1000)  # after the final message (or nothing left to send)
+        else:
+            await _close_guarded(websocket, guard)
 
     try:
         await _race(send(), _read(state, websocket, who, {job_id}))
     finally:
         stream.listener.close()
+        state.guards.close(guard)
+
+
+async def _close_guarded(websocket: WebSocket, guard: Guard) -> None:
+    """Close a socket whose right to go on ended: an ``error`` message, then a close code
+    (4401 for a revoked credential, 4403 for a right withdrawn) with the reason."""
+    assert guard.reason is not None
+    await websocket.send_text(error(guard.code, guard.reason))
+    code = 4401 if guard.code == "unauthorized" else 4403
+    await websocket.close(code, guard.reason.encode()[:120].decode(errors="ignore"))
 
 
 async def _race(*coros: Any) -> None:
@@ -443,8 +477,12 @@ async def ws_many(websocket: WebSocket) -> None:
                 text = PING
             await websocket.send_text(text)
 
+    guard = state.guards.open(who)
     try:
-        await _race(send(), _read(state, websocket, who, set(), on_message))
+        await _race(send(), _read(state, websocket, who, set(), on_message), guard.ended.wait())
+        if guard.reason is not None:
+            await _close_guarded(websocket, guard)
     finally:
+        state.guards.close(guard)
         for task in list(forwarders.values()):
             task.cancel()

@@ -10,10 +10,8 @@ transaction-scoped advisory locks.
 from __future__ import annotations
 
 import builtins
-import hashlib
 import logging
 import re
-import secrets
 import sqlite3
 import threading
 import time
@@ -36,6 +34,7 @@ from ..errors import (
 from ..snapshot import Event, EventKind, JobRecord, dumps, loads, make_event
 from ..status import ACTIVE, LIVE, TERMINAL, JobStatus
 from .base import ApiKey, Claim, Finish, Page, Report, Store, SubmitOutcome, WriteResult
+from .keys import hash_secret, new_key
 from .tables import api_keys, events, history, hooks, jobs, meta, results
 
 logger = logging.getLogger(__name__)
@@ -166,11 +165,6 @@ def _enable_wal(cur: Any, attempts: int = 50) -> None:
             if "locked" not in str(exc) or attempt == attempts - 1:
                 raise
             time.sleep(0.02 * (attempt + 1))
-
-
-def hash_secret(secret: str) -> str:
-    # API keys are 256-bit random secrets: a fast hash is enough (no brute force can work).
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def normalize_url(url: str) -> str:
@@ -372,7 +366,7 @@ class SQLStore(Store):
             with self._write_lock, self._writer.begin() as conn:
                 yield conn
         except _UNAVAILABLE as exc:
-            raise self._unavailable(exc, self._writer) from exc
+            raise self._unavailable(exc) from exc
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -381,14 +375,16 @@ class SQLStore(Store):
             with self._reader.begin() as conn:
                 yield conn
         except _UNAVAILABLE as exc:
-            raise self._unavailable(exc, self._reader) from exc
+            raise self._unavailable(exc) from exc
 
-    def _unavailable(self, exc: Exception, engine: Engine) -> StoreUnavailable:
+    def _unavailable(self, exc: Exception) -> StoreUnavailable:
         """The database cannot be used right now (unreachable, locked, read-only, full): a
         StoreUnavailable for the caller to retry. SQLite's pooled connections are dropped, so
-        that a file whose permissions come back is opened read-write again."""
+        that a file whose permissions come back is opened read-write again: all of them, as
+        SQLite shares one read-only mapping of the WAL index among a process's connections."""
         if self.dialect == "sqlite":
-            engine.dispose()
+            self._writer.dispose()
+            self._reader.dispose()
         reason = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0][:300]
         return StoreUnavailable(
             f"The job database cannot be used right now ({reason}). Nothing was changed; "
@@ -1062,8 +1058,7 @@ class SQLStore(Store):
     ) -> tuple[str, str]:
         """Make an API key for ``user``; return ``(key_id, secret)``. Only a SHA-256 hash
         of the secret is stored: show the secret once."""
-        key_id = secrets.token_hex(8)
-        secret = f"jw_{key_id}_{secrets.token_urlsafe(32)}"
+        key_id, secret = new_key()
         with self._write() as conn:
             conn.execute(
                 api_keys.insert().values(
@@ -1101,6 +1096,16 @@ class SQLStore(Store):
             )
             for r in rows
         ]
+
+    def revoked_keys(self, since: float = 0.0) -> builtins.list[tuple[str, float]]:
+        """``(id, revoked_at)`` of the keys revoked at or after ``since`` (UNIX time)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(api_keys.c.id, api_keys.c.revoked_at).where(
+                    api_keys.c.revoked_at.is_not(None), api_keys.c.revoked_at >= since
+                )
+            ).all()
+        return [(r.id, r.revoked_at) for r in rows]
 
     def revoke_key(self, key_id: str) -> bool:
         with self._write() as conn:
