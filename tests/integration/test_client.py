@@ -349,8 +349,8 @@ def test_watch_sees_a_cancel(client: Client, spinning: RemoteJob) -> None:
 def test_tokens_and_stream_tokens(tmp_path: Path) -> None:
     app = make_app(tmp_path / "auth.db")
     app.store.upgrade()
-    _, alice = app.store.create_key("alice")  # type: ignore[attr-defined]
-    _, bob = app.store.create_key("bob")  # type: ignore[attr-defined]
+    _, alice = app.store.keys.create_key("alice")
+    _, bob = app.store.keys.create_key("bob")
     try:
         with running_server(app, auth="token") as base:
             with Client(base) as anonymous:
@@ -465,7 +465,7 @@ def test_cli_jobs_with_url(client: Client, tmp_path: Path) -> None:
 
     app = make_app(tmp_path / "auth.db")
     app.store.upgrade()
-    _, secret = app.store.create_key("carol")  # type: ignore[attr-defined]
+    _, secret = app.store.keys.create_key("carol")
     try:
         with running_server(app, auth="token") as base:
             with Client(base, token=secret) as carol:

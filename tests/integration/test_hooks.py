@@ -181,7 +181,7 @@ def test_a_callback_that_comes_before_the_wait_is_not_lost(served: tuple[App, st
     app, base = served
     secret = SQLStore(app.settings.database_url)
     try:
-        key = secret.meta_value("stream_secret", lambda: "unused")
+        key = secret.keys.meta_value("stream_secret", lambda: "unused")
     finally:
         secret.close()
     # The provider may answer before the task starts waiting: post as soon as the job exists.

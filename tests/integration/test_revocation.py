@@ -74,8 +74,8 @@ def test_a_revoked_key_stops_on_every_path_and_its_streams_close(
     served: tuple[App, str],
 ) -> None:
     app, base = served
-    key_id, alice = app.store.create_key("alice")  # type: ignore[attr-defined]
-    _, bob = app.store.create_key("bob")  # type: ignore[attr-defined]
+    key_id, alice = app.store.keys.create_key("alice")
+    _, bob = app.store.keys.create_key("bob")
     auth = {"Authorization": f"Bearer {alice}"}
     client = httpx.Client(base_url=base, headers=auth, timeout=10)
     try:

@@ -97,9 +97,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     app = make_app(tmp)
     app.store.upgrade()
     store: Any = app.store
-    _, alice = store.create_key("alice")
-    _, bob = store.create_key("bob")
-    _, admin = store.create_key("root", roles=["admin"])
+    _, alice = store.keys.create_key("alice")
+    _, bob = store.keys.create_key("bob")
+    _, admin = store.keys.create_key("root", roles=["admin"])
     carol = cli_key(app.settings.database_url, "--user", "carol")
     try:
         with running_server(

@@ -298,7 +298,7 @@ def test_a_configured_host_name_is_served(app: App) -> None:
 def test_with_auth_a_foreign_origin_websocket_is_refused_even_with_a_token(app: App) -> None:
     app.store.upgrade()
     store: Any = app.store
-    _, key = store.create_key("alice")
+    _, key = store.keys.create_key("alice")
     bearer = {"Authorization": f"Bearer {key}"}
     with running_server(
         app, auth="token", secret_key="a-stream-secret-long-enough-for-hs256"

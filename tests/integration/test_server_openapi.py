@@ -76,7 +76,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 def served(database_url: str) -> Iterator[tuple[str, str, App]]:
     app = tasks_app(database_url)
     app.store.upgrade()
-    _, key = app.store.create_key("alice")  # type: ignore[attr-defined]
+    _, key = app.store.keys.create_key("alice")
     try:
         with running_server(
             app, auth="token", submit_rate=1000, submit_burst=1000, heartbeat_seconds=0.5

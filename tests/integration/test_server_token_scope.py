@@ -60,7 +60,7 @@ def wait_final(base: str, job_id: str, key: str) -> None:
 def scope(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scope]:
     app = make_app(tmp_path_factory.mktemp("scope"))
     app.store.upgrade()
-    _, key = app.store.create_key("alice")  # type: ignore[attr-defined]
+    _, key = app.store.keys.create_key("alice")
     try:
         with running_server(app, auth="token", heartbeat_seconds=0.5) as base:
             first = submit(base, key, "count", n=2)

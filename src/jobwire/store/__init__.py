@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from .base import ApiKey, Claim, Finish, Page, Report, Store, SubmitOutcome, WriteResult
+from .base import (
+    ApiKey,
+    Claim,
+    Finish,
+    KeyStore,
+    Page,
+    Report,
+    Store,
+    SubmitOutcome,
+    WriteResult,
+)
 
 
 def open_store(url: str) -> Store:
@@ -16,6 +26,7 @@ __all__ = [
     "ApiKey",
     "Claim",
     "Finish",
+    "KeyStore",
     "Page",
     "Report",
     "Store",

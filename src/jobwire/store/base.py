@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -93,11 +93,49 @@ class Page:
     next_cursor: str | None
 
 
+class KeyStore(ABC):
+    """API keys and shared secrets: the part of the store the server owns."""
+
+    @abstractmethod
+    def create_key(
+        self, user: str, *, roles: Sequence[str] = (), teams: Sequence[str] = ()
+    ) -> tuple[str, str]:
+        """Make an API key for ``user``; return ``(key_id, secret)``. Only a SHA-256 hash
+        of the secret is stored: show the secret once."""
+
+    @abstractmethod
+    def find_key(self, secret: str) -> ApiKey | None:
+        """The live key whose secret this is, or None."""
+
+    @abstractmethod
+    def list_keys(self) -> builtins.list[tuple[ApiKey, float, float | None]]:
+        """Every key with its ``created_at`` and ``revoked_at`` (None while live), oldest
+        first."""
+
+    @abstractmethod
+    def revoke_key(self, key_id: str) -> bool:
+        """Revoke a live key; False when there is no such live key."""
+
+    @abstractmethod
+    def revoked_keys(self, since: float = 0.0) -> builtins.list[tuple[str, float]]:
+        """``(id, revoked_at)`` of the keys revoked at or after ``since`` (UNIX time)."""
+
+    @abstractmethod
+    def meta_value(self, key: str, default: Callable[[], str]) -> str:
+        """The stored value for ``key``, storing ``default()`` first if there is none (so
+        every process sharing the database agrees on it)."""
+
+
 class Store(ABC):
     """Abstract store. :class:`~jobwire.store.sql.SQLStore` implements it for SQLite and
     PostgreSQL."""
 
     url: str
+
+    @property
+    @abstractmethod
+    def keys(self) -> KeyStore:
+        """API keys and the shared secret."""
 
     @abstractmethod
     def upgrade(self) -> list[str]:

@@ -33,7 +33,17 @@ from ..errors import (
 )
 from ..snapshot import Event, EventKind, JobRecord, dumps, loads, make_event
 from ..status import ACTIVE, LIVE, TERMINAL, JobStatus
-from .base import ApiKey, Claim, Finish, Page, Report, Store, SubmitOutcome, WriteResult
+from .base import (
+    ApiKey,
+    Claim,
+    Finish,
+    KeyStore,
+    Page,
+    Report,
+    Store,
+    SubmitOutcome,
+    WriteResult,
+)
 from .keys import hash_secret, new_key
 from .tables import api_keys, events, history, hooks, jobs, meta, results
 
@@ -292,6 +302,7 @@ class SQLStore(Store):
         sa_url = sa.make_url(normalize_url(url))
         self.dialect = sa_url.get_backend_name()
         self._migrated = False
+        self._keys = SQLKeyStore(self)
         self._write_lock: threading.RLock | None = None
         if self.dialect == "sqlite":
             self._write_lock = threading.RLock()
@@ -315,6 +326,11 @@ class SQLStore(Store):
             raise ConfigurationError(
                 f"Expected a sqlite:// or postgresql:// database URL, but got {url!r}"
             )
+
+    @property
+    def keys(self) -> SQLKeyStore:
+        """API keys and the shared secret."""
+        return self._keys
 
     # -- engines ------------------------------------------------------------------------
 
@@ -1051,85 +1067,33 @@ class SQLStore(Store):
             )
         return deleted
 
-    # -- API keys and metadata ------------------------------------------------------------
+    # -- deprecated: use store.keys -------------------------------------------------------
 
     def create_key(
         self, user: str, *, roles: Sequence[str] = (), teams: Sequence[str] = ()
     ) -> tuple[str, str]:
-        """Make an API key for ``user``; return ``(key_id, secret)``. Only a SHA-256 hash
-        of the secret is stored: show the secret once."""
-        key_id, secret = new_key()
-        with self._write() as conn:
-            conn.execute(
-                api_keys.insert().values(
-                    id=key_id,
-                    hash=hash_secret(secret),
-                    user=user,
-                    roles=dumps(sorted(set(roles))),
-                    teams=dumps(sorted(set(teams))),
-                    created_at=time.time(),
-                    revoked_at=None,
-                )
-            )
-        return key_id, secret
+        """Deprecated: ``store.keys.create_key``."""
+        return self.keys.create_key(user, roles=roles, teams=teams)
 
     def find_key(self, secret: str) -> ApiKey | None:
-        """The live key whose secret this is, or None."""
-        with self._read() as conn:
-            row = conn.execute(
-                sa.select(api_keys).where(
-                    api_keys.c.hash == hash_secret(secret), api_keys.c.revoked_at.is_(None)
-                )
-            ).first()
-        if row is None:
-            return None
-        return ApiKey(row.id, row.user, tuple(loads(row.roles)), tuple(loads(row.teams)))
+        """Deprecated: ``store.keys.find_key``."""
+        return self.keys.find_key(secret)
 
     def list_keys(self) -> builtins.list[tuple[ApiKey, float, float | None]]:
-        with self._read() as conn:
-            rows = conn.execute(sa.select(api_keys).order_by(api_keys.c.created_at)).all()
-        return [
-            (
-                ApiKey(r.id, r.user, tuple(loads(r.roles)), tuple(loads(r.teams))),
-                r.created_at,
-                r.revoked_at,
-            )
-            for r in rows
-        ]
+        """Deprecated: ``store.keys.list_keys``."""
+        return self.keys.list_keys()
 
     def revoked_keys(self, since: float = 0.0) -> builtins.list[tuple[str, float]]:
-        """``(id, revoked_at)`` of the keys revoked at or after ``since`` (UNIX time)."""
-        with self._read() as conn:
-            rows = conn.execute(
-                sa.select(api_keys.c.id, api_keys.c.revoked_at).where(
-                    api_keys.c.revoked_at.is_not(None), api_keys.c.revoked_at >= since
-                )
-            ).all()
-        return [(r.id, r.revoked_at) for r in rows]
+        """Deprecated: ``store.keys.revoked_keys``."""
+        return self.keys.revoked_keys(since)
 
     def revoke_key(self, key_id: str) -> bool:
-        with self._write() as conn:
-            done = conn.execute(
-                sa.update(api_keys)
-                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-                .values(revoked_at=time.time())
-            )
-        return bool(done.rowcount)
+        """Deprecated: ``store.keys.revoke_key``."""
+        return self.keys.revoke_key(key_id)
 
     def meta_value(self, key: str, default: Callable[[], str]) -> str:
-        """The stored value for ``key``, storing ``default()`` first if there is none (so
-        every process sharing the database agrees on it)."""
-        with self._read() as conn:
-            value = conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
-        if value is not None:
-            return str(value)
-        with self._write() as conn:
-            self._advisory_lock(conn, _lock_key("meta", key))
-            value = conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
-            if value is None:
-                value = default()
-                conn.execute(meta.insert().values(key=key, value=value))
-        return str(value)
+        """Deprecated: ``store.keys.meta_value``."""
+        return self.keys.meta_value(key, default)
 
     def counts(self, owner: str | None = None) -> dict[str, int]:
         query = sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)
@@ -1145,6 +1109,91 @@ class SQLStore(Store):
         self._writer.dispose()
         if self._reader is not self._writer:
             self._reader.dispose()
+
+
+class SQLKeyStore(KeyStore):
+    """API keys and metadata in the store's database."""
+
+    def __init__(self, store: SQLStore) -> None:
+        self._store = store
+
+    def create_key(
+        self, user: str, *, roles: Sequence[str] = (), teams: Sequence[str] = ()
+    ) -> tuple[str, str]:
+        """Make an API key for ``user``; return ``(key_id, secret)``. Only a SHA-256 hash
+        of the secret is stored: show the secret once."""
+        key_id, secret = new_key()
+        with self._store._write() as conn:
+            conn.execute(
+                api_keys.insert().values(
+                    id=key_id,
+                    hash=hash_secret(secret),
+                    user=user,
+                    roles=dumps(sorted(set(roles))),
+                    teams=dumps(sorted(set(teams))),
+                    created_at=time.time(),
+                    revoked_at=None,
+                )
+            )
+        return key_id, secret
+
+    def find_key(self, secret: str) -> ApiKey | None:
+        """The live key whose secret this is, or None."""
+        with self._store._read() as conn:
+            row = conn.execute(
+                sa.select(api_keys).where(
+                    api_keys.c.hash == hash_secret(secret), api_keys.c.revoked_at.is_(None)
+                )
+            ).first()
+        if row is None:
+            return None
+        return ApiKey(row.id, row.user, tuple(loads(row.roles)), tuple(loads(row.teams)))
+
+    def list_keys(self) -> builtins.list[tuple[ApiKey, float, float | None]]:
+        with self._store._read() as conn:
+            rows = conn.execute(sa.select(api_keys).order_by(api_keys.c.created_at)).all()
+        return [
+            (
+                ApiKey(r.id, r.user, tuple(loads(r.roles)), tuple(loads(r.teams))),
+                r.created_at,
+                r.revoked_at,
+            )
+            for r in rows
+        ]
+
+    def revoked_keys(self, since: float = 0.0) -> builtins.list[tuple[str, float]]:
+        """``(id, revoked_at)`` of the keys revoked at or after ``since`` (UNIX time)."""
+        with self._store._read() as conn:
+            rows = conn.execute(
+                sa.select(api_keys.c.id, api_keys.c.revoked_at).where(
+                    api_keys.c.revoked_at.is_not(None), api_keys.c.revoked_at >= since
+                )
+            ).all()
+        return [(r.id, r.revoked_at) for r in rows]
+
+    def revoke_key(self, key_id: str) -> bool:
+        with self._store._write() as conn:
+            done = conn.execute(
+                sa.update(api_keys)
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=time.time())
+            )
+        return bool(done.rowcount)
+
+    def meta_value(self, key: str, default: Callable[[], str]) -> str:
+        """The stored value for ``key``, storing ``default()`` first if there is none (so
+        every process sharing the database agrees on it)."""
+        with self._store._read() as conn:
+            value = conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
+        if value is not None:
+            return str(value)
+        with self._store._write() as conn:
+            self._store._advisory_lock(conn, _lock_key("meta", key))
+            value = conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
+            if value is None:
+                value = default()
+                conn.execute(meta.insert().values(key=key, value=value))
+        return str(value)
 
 
 def _impossible_id(job_id: str) -> bool:
