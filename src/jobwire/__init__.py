@@ -15,8 +15,9 @@ def count(progress: Progress, n: int = 100) -> int:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .app import App, Watch
-from .client import Client
 from .errors import (
     BrokerUnavailable,
     CallbackTimeout,
@@ -43,6 +44,9 @@ from .progress import Progress
 from .status import JobStatus
 from .storable import storable
 from .tasks import Task
+
+if TYPE_CHECKING:
+    from .client import Client
 
 __version__ = "0.1.0"
 
@@ -75,3 +79,14 @@ __all__ = [
     "Watch",
     "storable",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The HTTP client (httpx, httpx-sse, websockets) is imported on first use, not by
+    # `import jobwire`: workers and the server never need it (PEP 562).
+    if name == "Client":
+        from .client import Client
+
+        globals()["Client"] = Client
+        return Client
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

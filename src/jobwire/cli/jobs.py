@@ -1,0 +1,263 @@
+"""Commands on jobs: ``run``, ``demo``, ``jobs``, ``show``, ``cancel``, ``tasks``. With
+``--url`` they go through a server's HTTP API (the client is imported only then)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from ..app import App
+from ..errors import JobwireError
+from ..snapshot import loads, snapshot
+from .common import (
+    AppOption,
+    DatabaseOption,
+    TokenOption,
+    UrlOption,
+    app_for,
+    cli,
+    console,
+    err,
+    fail,
+    load_app,
+    parse_args,
+    setup_logging,
+)
+from .live import finish, follow, follow_remote, stored_result
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..client import Client
+
+
+def _client(url: str, token: str | None) -> Client:
+    from ..client import Client
+
+    try:
+        return Client(url, token)
+    except JobwireError as exc:
+        raise typer.BadParameter(exc.message, param_hint="--url") from None
+
+
+def _unreachable(url: str, exc: httpx.HTTPError) -> typer.Exit:
+    err.print(f"[red]error[/red] cannot reach the jobwire server at {escape(url)}: {exc}")
+    return typer.Exit(2)
+
+
+@cli.command()
+def run(
+    target: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="MODULE:APP",
+            help="The app whose task to run. Left out with --url: then the one argument is TASK",
+            show_default=False,
+        ),
+    ] = None,
+    task: Annotated[
+        str | None, typer.Argument(metavar="TASK", help="Task name", show_default=False)
+    ] = None,
+    arg: Annotated[
+        list[str],
+        typer.Option(
+            "--arg", help="key=value (value read as JSON when it parses, else as a string)"
+        ),
+    ] = [],  # noqa: B006
+    json_args: Annotated[
+        str | None, typer.Option("--json", help="Arguments as a JSON object")
+    ] = None,
+    owner: Annotated[str | None, typer.Option(help="Owner of the job (not with --url)")] = None,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            help="Run workers in this process (--no-worker when `jobwire worker` runs them)"
+        ),
+    ] = True,
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Submit a job and draw its progress until it ends. Ctrl-C cancels it.
+
+    `jobwire run MODULE:APP TASK` runs the job here (with workers in this process, unless
+    --no-worker). `jobwire run --url http://host:port [--token T] TASK` submits it to a
+    jobwire server instead, which owns its tasks: no MODULE:APP, and the owner comes from the
+    token (JOBWIRE_TOKEN also works). Exit codes: 0 succeeded, 1 failed, 130 cancelled, 2 bad
+    input.
+    """
+    setup_logging(logging.WARNING)
+    if target is None:
+        raise typer.BadParameter("Expected MODULE:APP TASK, or --url URL TASK")
+    args = parse_args(arg, json_args)
+    if url is not None:
+        if task is not None:
+            raise typer.BadParameter(
+                f"With --url, give only TASK (the server knows its tasks), but got {target!r} "
+                f"and {task!r}"
+            )
+        if owner is not None:
+            raise typer.BadParameter("With --url the server sets the owner from --token")
+        _run_remote(_client(url, token), target, args)
+        return
+    if task is None:
+        raise typer.BadParameter("Expected MODULE:APP TASK, or --url URL TASK")
+    app = load_app(target)
+    try:
+        if worker:
+            app.start()
+        job = app.submit(task, args, owner=owner)
+        if not job.created:
+            err.print(f"[yellow]{job.outcome}[/yellow]: following existing job {job.id}")
+        else:
+            err.print(f"job {job.id} submitted")
+        snap = follow(app, job.id)
+    except JobwireError as exc:
+        raise fail(exc) from None
+    finally:
+        app.stop(grace=2.0)
+    finish(snap, stored_result(app))
+
+
+def _run_remote(client: Client, task: str, args: dict[str, Any]) -> None:
+    import httpx
+
+    with client:
+        try:
+            job = client.submit(task, args)
+            if not job.created:
+                err.print(f"[yellow]{job.outcome}[/yellow]: following existing job {job.id}")
+            else:
+                err.print(f"job {job.id} submitted to {client.url}")
+            snap = follow_remote(client, job.id)
+            finish(snap, client.result)
+        except JobwireError as exc:
+            raise fail(exc) from None
+        except httpx.HTTPError as exc:
+            raise _unreachable(client.url, exc) from None
+
+
+@cli.command()
+def demo(
+    documents: Annotated[int, typer.Option(help="How many documents to analyse")] = 300,
+    database: DatabaseOption = None,
+) -> None:
+    """Run a built-in example job and draw its live progress bar."""
+    from ..demo import register
+
+    setup_logging(logging.WARNING)
+    app = App(database)
+    register(app)
+    console.print(f"[bold]jobwire demo[/bold] · database {app.settings.database_url}")
+    with app:
+        job = app.submit("demo.analyse", {"documents_count": documents})
+        snap = follow(app, job.id)
+    finish(snap, stored_result(app))
+    console.print(
+        f"Next: [bold]jobwire jobs[/bold] lists it, [bold]jobwire show {job.id}[/bold] shows it."
+    )
+
+
+@cli.command()
+def jobs(
+    app_target: AppOption = None,
+    database: DatabaseOption = None,
+    status: Annotated[list[str], typer.Option(help="Filter by status")] = [],  # noqa: B006
+    task: Annotated[str | None, typer.Option(help="Filter by task")] = None,
+    owner: Annotated[str | None, typer.Option(help="Filter by owner")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """List jobs, newest first: from the database, or from a server with --url (which shows
+    the token's own jobs; an admin's token sees all and may filter by --owner)."""
+    try:
+        if url is not None:
+            import httpx
+
+            if app_target is not None:
+                raise typer.BadParameter("Give --url or --app, not both")
+            with _client(url, token) as client:
+                try:
+                    found, next_cursor = client.list(
+                        status=status or None, task=task, owner=owner, limit=limit
+                    )
+                except httpx.HTTPError as exc:
+                    raise _unreachable(url, exc) from None
+            snaps = [j.snapshot for j in found]
+        else:
+            page = app_for(app_target, database).list(
+                status=status or None, task=task, owner=owner, limit=limit
+            )
+            snaps, next_cursor = [snapshot(j) for j in page.jobs], page.next_cursor
+    except (JobwireError, ValueError) as exc:
+        err.print(f"[red]error[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    if as_json:
+        console.print_json(data={"jobs": snaps, "next_cursor": next_cursor})
+        return
+    table = Table("task", "status", "progress", "step", "owner", "created", "id")
+    for s in snaps:
+        counts = f"{s['current']}/{s['total']}" if s["total"] is not None else str(s["current"])
+        if s["percent"] is not None:
+            counts += f" ({s['percent']:g}%)"
+        table.add_row(
+            s["task"],
+            s["status"],
+            counts,
+            s["step"] or "",
+            s["owner"],
+            (s["created_at"] or "")[:19].replace("T", " "),
+            s["id"],
+        )
+    console.print(table)
+
+
+@cli.command()
+def show(
+    job_id: str,
+    app_target: AppOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Show one job's snapshot (and its result when it succeeded)."""
+    app = app_for(app_target, database)
+    try:
+        job = app.get(job_id)
+    except JobwireError as exc:
+        raise fail(exc) from None
+    data: dict[str, Any] = dict(job.snapshot)
+    if job.status.value == "succeeded":
+        text = app.store.result(job.id)
+        data["result"] = loads(text) if text is not None else None
+    console.print_json(data=data)
+
+
+@cli.command()
+def cancel(
+    job_id: str,
+    app_target: AppOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Cancel a job: a queued one at once, a running one at its next progress call."""
+    app = app_for(app_target, database)
+    try:
+        job = app.cancel(job_id)
+    except JobwireError as exc:
+        raise fail(exc) from None
+    console.print(
+        f"job {job.id}: {job.status.value}"
+        + (" (cancel requested)" if job.status.value != "cancelled" else "")
+    )
+
+
+@cli.command()
+def tasks(target: Annotated[str, typer.Argument(help="MODULE:APP")]) -> None:
+    """List an app's tasks and their arguments' JSON Schema."""
+    app = load_app(target)
+    for name, task in sorted(app.tasks.items()):
+        console.print(f"[bold]{name}[/bold] {task.options.description}")
+        console.print_json(data=task.schema())
