@@ -66,6 +66,16 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+#: A realistic UNIX time (2026-01-01 00:00 UTC), where fake wall clocks start.
+WALL_START = 1_767_225_600.0
+
+
+@pytest.fixture
+def wall_clock() -> FakeClock:
+    """A fake ``time.time``: UNIX seconds that only move when told to (leases, delays)."""
+    return FakeClock(start=WALL_START)
+
+
 # -- SQLite ---------------------------------------------------------------------------
 
 

@@ -67,6 +67,16 @@ TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.CANCELLED: frozenset(),
 }
 
+
+def sources(*targets: JobStatus) -> frozenset[JobStatus]:
+    """The statuses a job may move from to reach every one of ``targets``:
+    ``sources(RUNNING) == {QUEUED, WAITING}``. The stores build the ``status IN (…)`` of
+    their updates from it, so that SQL and this diagram cannot disagree."""
+    if not targets:
+        raise ValueError("Expected at least one target status, but got none")
+    return frozenset(s for s, allowed in TRANSITIONS.items() if allowed.issuperset(targets))
+
+
 IgnoreReason = Literal["terminal", "repeated", "stale_attempt", "stale_seq"]
 
 

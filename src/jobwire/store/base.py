@@ -3,6 +3,12 @@
 The store is the single source of truth and of ``seq``: every event gets its number inside
 the transaction that writes it, and is published only after that transaction commits, so a
 stream that resumes from the store never misses or repeats what the bus already delivered.
+
+It is cut by who uses it: :class:`JobStore` (the App and the server read and change jobs),
+:class:`LeaseStore` (workers claim, report, renew and recover), :class:`HookStore`
+(webhook deliveries) and :class:`KeyStore` (API keys and the shared secret, reached as
+``store.keys``). :class:`Store` joins them. Every time is UNIX seconds from the store's
+``clock``.
 """
 
 from __future__ import annotations
@@ -93,6 +99,132 @@ class Page:
     next_cursor: str | None
 
 
+class JobStore(ABC):
+    """Jobs as the App and the server see them: submit, read, cancel, forget."""
+
+    @abstractmethod
+    def submit(
+        self,
+        job: JobRecord,
+        *,
+        owner_limit: int | None = None,
+        cache_ttl: float | None = None,
+    ) -> tuple[JobRecord, SubmitOutcome]:
+        """Insert ``job`` unless its dedupe key has a live job (returned, "deduplicated") or
+        a succeeded job younger than ``cache_ttl`` (returned, "cached"). Raises
+        OwnerLimitReached when the owner has ``owner_limit`` live jobs of the task."""
+
+    @abstractmethod
+    def get(self, job_id: str) -> JobRecord | None: ...
+
+    @abstractmethod
+    def list(
+        self,
+        *,
+        status: Sequence[str] | None = None,
+        task: str | None = None,
+        owner: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page:
+        """Jobs newest first, paged by an opaque cursor."""
+
+    @abstractmethod
+    def cancel(self, job_id: str) -> tuple[JobRecord, Event | None]:
+        """Cancel a queued job at once; flag a running one. Raises JobNotFound or
+        JobAlreadyFinished."""
+
+    @abstractmethod
+    def delete(self, job_id: str) -> None:
+        """Forget a terminal job, its events and result. Raises JobNotFinished."""
+
+    @abstractmethod
+    def events(self, job_id: str, after: int = 0, limit: int = 1000) -> builtins.list[Event]:
+        """The job's stored events after ``seq`` ``after``, oldest first."""
+
+    @abstractmethod
+    def result(self, job_id: str) -> str | None:
+        """The stored result JSON text."""
+
+    @abstractmethod
+    def history(self, task: str, limit: int = 20) -> builtins.list[tuple[float, int | None]]:
+        """``(duration, total)`` of the task's most recent successful runs."""
+
+    @abstractmethod
+    def counts(self, owner: str | None = None) -> dict[str, int]:
+        """Jobs by status (of one owner, when given)."""
+
+    @abstractmethod
+    def purge(self, older_than: float) -> int:
+        """Delete jobs that ended before ``older_than`` (UNIX time); return how many."""
+
+
+class LeaseStore(ABC):
+    """What workers do: claim jobs under a lease, write their progress and outcomes, renew
+    the lease, and recover the jobs of workers that were lost."""
+
+    @abstractmethod
+    def write(
+        self,
+        worker_id: str,
+        reports: Sequence[Report],
+        finishes: Sequence[Finish],
+        claim: Claim | None = None,
+    ) -> WriteResult:
+        """Record progress and finished attempts, and claim new jobs, in one transaction.
+
+        Writes from an attempt that lost its lease are rejected; a progress report is
+        dropped when the same batch finishes its job in the same step (the finish carries
+        the counts). ``claim`` moves up to ``claim.slots`` due queued jobs of
+        ``claim.tasks`` to running, oldest first, without exceeding ``claim.limits``
+        (running jobs per task across all workers)."""
+
+    @abstractmethod
+    def claim_one(
+        self, worker_id: str, job_id: str, *, limit: int | None, lease_seconds: float
+    ) -> tuple[JobRecord | None, Event | None]:
+        """Claim this one job (a message named it) if it is queued, due, and its task has
+        fewer than ``limit`` running jobs. Returns the job as it is now and the claim's event,
+        or ``(job, None)`` when it was not claimed, or ``(None, None)`` when it is gone."""
+
+    @abstractmethod
+    def renew(self, worker_id: str, job_ids: Sequence[str], lease_seconds: float) -> set[str]:
+        """Extend this worker's leases on ``job_ids``; return the ids of those with a cancel
+        request."""
+
+    @abstractmethod
+    def cancel_requests(self, worker_id: str) -> set[str]:
+        """The ids of this worker's running jobs whose cancel was requested (a read)."""
+
+    @abstractmethod
+    def recover(self, backoff: Mapping[str, float]) -> builtins.list[Event]:
+        """Requeue (attempts left, after :func:`~jobwire.retry.retry_delay` of the task's
+        ``backoff``) or fail (``worker_lost``) jobs whose lease ran out."""
+
+    @abstractmethod
+    def release(self, worker_id: str, job_ids: Sequence[str]) -> builtins.list[Event]:
+        """Give running jobs back to the queue at a graceful shutdown (not an attempt used);
+        a job whose cancel was requested ends cancelled instead."""
+
+    @abstractmethod
+    def stale_queued(self, due_before: float, limit: int = 500) -> builtins.list[tuple[str, str]]:
+        """``(id, task)`` of queued jobs due before ``due_before``, oldest first."""
+
+
+class HookStore(ABC):
+    """Webhook deliveries for jobs that wait on an external system."""
+
+    @abstractmethod
+    def add_hook(self, job_id: str, key: str, payload: str) -> bool:
+        """Record a webhook delivery (``payload`` is JSON text) for a live job. False when
+        a delivery with this ``key`` was already recorded (a repeat). Raises JobNotFound,
+        or JobAlreadyFinished when the job ended."""
+
+    @abstractmethod
+    def hook(self, job_id: str) -> str | None:
+        """The payload of the job's first webhook delivery, or None while there is none."""
+
+
 class KeyStore(ABC):
     """API keys and shared secrets: the part of the store the server owns."""
 
@@ -126,9 +258,9 @@ class KeyStore(ABC):
         every process sharing the database agrees on it)."""
 
 
-class Store(ABC):
-    """Abstract store. :class:`~jobwire.store.sql.SQLStore` implements it for SQLite and
-    PostgreSQL."""
+class Store(JobStore, LeaseStore, HookStore):
+    """The whole store. :class:`~jobwire.store.sql.SQLStore` implements it for SQLite and
+    PostgreSQL, :class:`~jobwire.testing.MemoryStore` in memory for tests."""
 
     url: str
 
@@ -138,129 +270,8 @@ class Store(ABC):
         """API keys and the shared secret."""
 
     @abstractmethod
-    def upgrade(self) -> list[str]:
+    def upgrade(self) -> builtins.list[str]:
         """Apply pending migrations; return the revisions applied."""
-
-    @abstractmethod
-    def submit(
-        self,
-        job: JobRecord,
-        *,
-        owner_limit: int | None = None,
-        cache_ttl: float | None = None,
-    ) -> tuple[JobRecord, SubmitOutcome]:
-        """Insert ``job`` unless its dedupe key has a live job (returned, "deduplicated") or
-        a succeeded job younger than ``cache_ttl`` (returned, "cached"). Raises
-        OwnerLimitReached when the owner has ``owner_limit`` live jobs of the task."""
-
-    @abstractmethod
-    def get(self, job_id: str) -> JobRecord | None: ...
-
-    @abstractmethod
-    def list(
-        self,
-        *,
-        status: Sequence[str] | None = None,
-        task: str | None = None,
-        owner: str | None = None,
-        cursor: str | None = None,
-        limit: int = 50,
-    ) -> Page:
-        """Jobs newest first, paged by an opaque cursor."""
-
-    @abstractmethod
-    def claim(
-        self,
-        worker_id: str,
-        slots: int,
-        *,
-        tasks: Sequence[str],
-        limits: Mapping[str, int],
-        lease_seconds: float,
-    ) -> builtins.list[tuple[JobRecord, Event]]:
-        """Move up to ``slots`` due queued jobs of ``tasks`` to running, oldest first,
-        without exceeding ``limits`` (running jobs per task across all workers)."""
-
-    @abstractmethod
-    def claim_one(
-        self, worker_id: str, job_id: str, *, limit: int | None, lease_seconds: float
-    ) -> tuple[JobRecord | None, Event | None]:
-        """Claim this one job (a message named it) if it is queued, due, and its task has
-        fewer than ``limit`` running jobs. Returns the job as it is now and the claim's event,
-        or ``(job, None)`` when it was not claimed, or ``(None, None)`` when it is gone."""
-
-    @abstractmethod
-    def write(
-        self,
-        worker_id: str,
-        reports: Sequence[Report],
-        finishes: Sequence[Finish],
-        claim: Claim | None = None,
-    ) -> WriteResult:
-        """Record progress and finished attempts, and claim new jobs, in one transaction.
-        Writes from an attempt that lost its lease are rejected; a progress report is
-        dropped when the same batch finishes its job in the same step (the finish carries
-        the counts)."""
-
-    @abstractmethod
-    def renew(self, worker_id: str, job_ids: Sequence[str], lease_seconds: float) -> set[str]:
-        """Extend this worker's leases on ``job_ids``; return the ids of those with a cancel
-        request."""
-
-    @abstractmethod
-    def stale_queued(self, due_before: float, limit: int = 500) -> builtins.list[tuple[str, str]]:
-        """``(id, task)`` of queued jobs due before ``due_before``, oldest first."""
-
-    @abstractmethod
-    def cancel_requests(self, worker_id: str) -> set[str]:
-        """The ids of this worker's running jobs whose cancel was requested (a read)."""
-
-    @abstractmethod
-    def recover(self, backoff: Mapping[str, float]) -> builtins.list[Event]:
-        """Requeue (attempts left) or fail (``worker_lost``) jobs whose lease ran out."""
-
-    @abstractmethod
-    def release(self, worker_id: str, job_ids: Sequence[str]) -> builtins.list[Event]:
-        """Give running jobs back to the queue at a graceful shutdown (not an attempt used);
-        a job whose cancel was requested ends cancelled instead."""
-
-    @abstractmethod
-    def cancel(self, job_id: str) -> tuple[JobRecord, Event | None]:
-        """Cancel a queued job at once; flag a running one. Raises JobNotFound or
-        JobAlreadyFinished."""
-
-    @abstractmethod
-    def add_hook(self, job_id: str, key: str, payload: str) -> bool:
-        """Record a webhook delivery (``payload`` is JSON text) for a live job. False when
-        a delivery with this ``key`` was already recorded (a repeat). Raises JobNotFound,
-        or JobAlreadyFinished when the job ended."""
-
-    @abstractmethod
-    def hook(self, job_id: str) -> str | None:
-        """The payload of the job's first webhook delivery, or None while there is none."""
-
-    @abstractmethod
-    def events(self, job_id: str, after: int = 0, limit: int = 1000) -> builtins.list[Event]: ...
-
-    @abstractmethod
-    def result(self, job_id: str) -> str | None:
-        """The stored result JSON text."""
-
-    @abstractmethod
-    def delete(self, job_id: str) -> None:
-        """Forget a terminal job, its events and result. Raises JobNotFinished."""
-
-    @abstractmethod
-    def history(self, task: str, limit: int = 20) -> builtins.list[tuple[float, int | None]]:
-        """``(duration, total)`` of the task's most recent successful runs."""
-
-    @abstractmethod
-    def purge(self, older_than: float) -> int:
-        """Delete jobs that ended before ``older_than`` (UNIX time); return how many."""
-
-    @abstractmethod
-    def counts(self, owner: str | None = None) -> dict[str, int]:
-        """Jobs by status (of one owner, when given)."""
 
     @abstractmethod
     def check_writable(self) -> None:

@@ -1,0 +1,75 @@
+"""The state of a MemoryStore, and the helpers its parts share (called with the lock held)."""
+
+from __future__ import annotations
+
+import builtins
+import copy
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ...snapshot import Event, EventKind, JobRecord, dumps, loads, make_event
+from ...status import JobStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One successful run of a task, for ETA history."""
+
+    task: str
+    duration: float
+    total: int | None
+    finished_at: float
+
+
+def as_stored(value: Any) -> Any:
+    """What the value is once stored as JSON and read back, as the SQL stores give it."""
+    return None if value is None else loads(dumps(value))
+
+
+class MemoryBase:
+    """Jobs, events, results, run history and webhook deliveries in dicts, under one lock."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._jobs: dict[str, JobRecord] = {}
+        self._live: dict[str, str] = {}  # dedupe key -> its live job, as SQL's live_key
+        self._events: dict[str, builtins.list[tuple[int, str]]] = {}
+        self._results: dict[str, str] = {}
+        self._history: builtins.list[Run] = []
+        self._hooks: dict[str, dict[str, tuple[str, float]]] = {}
+
+    @staticmethod
+    def _out(job: JobRecord) -> JobRecord:
+        return job.copy(
+            args=copy.deepcopy(job.args), error_details=copy.deepcopy(job.error_details)
+        )
+
+    def _event(self, job: JobRecord, kind: EventKind = "status", log: str | None = None) -> Event:
+        event = make_event(job, kind, log)
+        self._events.setdefault(job.id, []).append((event["seq"], dumps(event)))
+        return event
+
+    def _end(self, job: JobRecord, status: JobStatus, now: float) -> None:
+        job.status, job.finished_at = status, now
+        if job.dedupe_key is not None and self._live.get(job.dedupe_key) == job.id:
+            del self._live[job.dedupe_key]
+
+    def _drop(self, ids: builtins.list[str]) -> None:
+        for job_id in ids:
+            self._jobs.pop(job_id, None)
+            self._events.pop(job_id, None)
+            self._results.pop(job_id, None)
+            self._hooks.pop(job_id, None)
+
+    def _held(self, worker_id: str, job_id: str, attempt: int | None = None) -> JobRecord | None:
+        """The job if this worker holds its lease (for ``attempt``, when given)."""
+        job = self._jobs.get(job_id)
+        if job is None or job.lease_owner != worker_id:
+            return None
+        if attempt is not None and job.attempt != attempt:
+            return None
+        return job

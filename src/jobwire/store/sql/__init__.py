@@ -1,0 +1,82 @@
+"""The store on SQLAlchemy 2 Core: SQLite (embedded default) and PostgreSQL.
+
+One module per concern: :mod:`.engine` (engines, transactions, StoreUnavailable),
+:mod:`.statements` (the prebuilt hot statements), :mod:`.rows` (rows to records),
+:mod:`.jobs`, :mod:`.writes` and :mod:`.leases` (what workers do), :mod:`.hooks` and
+:mod:`.keys`. :class:`SQLStore` joins them.
+"""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections.abc import Callable, Sequence
+
+from ...snapshot import EventKind
+from ..base import ApiKey, Store
+from ..common import CURSOR_PATTERN, EVENTS_KEPT, HISTORY_KEPT
+from .engine import SQLBase, normalize_url
+from .hooks import SQLHookStore
+from .jobs import SQLJobStore
+from .keys import SQLKeyStore
+from .leases import SQLLeaseStore
+from .rows import record_from_row
+
+
+class SQLStore(SQLJobStore, SQLLeaseStore, SQLHookStore, Store):
+    """Jobs in an SQL database. ``SQLStore("sqlite:///jobwire.db")`` or
+    ``SQLStore("postgresql://user@host/db")`` (needs ``pip install jobwire[postgres]``).
+
+    ``clock`` gives "now" in UNIX seconds, for leases, delays, the result cache and every
+    timestamp the store writes; tests pass a fake one to move time without sleeping.
+    """
+
+    def __init__(
+        self, url: str, *, echo: bool = False, clock: Callable[[], float] = time.time
+    ) -> None:
+        SQLBase.__init__(self, url, echo=echo, clock=clock)
+        self._keys = SQLKeyStore(self)
+
+    @property
+    def keys(self) -> SQLKeyStore:
+        """API keys and the shared secret."""
+        return self._keys
+
+    # -- deprecated: use store.keys -----------------------------------------------------
+
+    def create_key(
+        self, user: str, *, roles: Sequence[str] = (), teams: Sequence[str] = ()
+    ) -> tuple[str, str]:
+        """Deprecated: ``store.keys.create_key``."""
+        return self.keys.create_key(user, roles=roles, teams=teams)
+
+    def find_key(self, secret: str) -> ApiKey | None:
+        """Deprecated: ``store.keys.find_key``."""
+        return self.keys.find_key(secret)
+
+    def list_keys(self) -> builtins.list[tuple[ApiKey, float, float | None]]:
+        """Deprecated: ``store.keys.list_keys``."""
+        return self.keys.list_keys()
+
+    def revoked_keys(self, since: float = 0.0) -> builtins.list[tuple[str, float]]:
+        """Deprecated: ``store.keys.revoked_keys``."""
+        return self.keys.revoked_keys(since)
+
+    def revoke_key(self, key_id: str) -> bool:
+        """Deprecated: ``store.keys.revoke_key``."""
+        return self.keys.revoke_key(key_id)
+
+    def meta_value(self, key: str, default: Callable[[], str]) -> str:
+        """Deprecated: ``store.keys.meta_value``."""
+        return self.keys.meta_value(key, default)
+
+
+__all__ = [
+    "CURSOR_PATTERN",
+    "EVENTS_KEPT",
+    "HISTORY_KEPT",
+    "EventKind",
+    "SQLStore",
+    "normalize_url",
+    "record_from_row",
+]
