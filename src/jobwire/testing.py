@@ -14,7 +14,7 @@ def test_square() -> None:
 
     @app.task()
     def square(progress: Progress, n: int) -> int:
-        progress.update(1, 1)
+        progress.update(1, total=1)
         return n * n
 
     with app:

@@ -1212,6 +1212,12 @@ class SQLStoreContract(StoreContract):
         assert applied[0] == "0001"  # every revision, oldest first, up to the head
         assert applied[-1] == migrate.head()
 
+    def test_pending_lists_what_upgrade_applies(self, store: SQLStore) -> None:
+        todo = store.pending()
+        assert todo[0] == "0001" and todo[-1] == migrate.head()
+        assert store.upgrade() == todo
+        assert store.pending() == []
+
 
 class TestSQLiteStore(SQLStoreContract):
     @pytest.fixture

@@ -1,4 +1,4 @@
-"""Task registration and argument validation, through a real App on an SQLite file."""
+"""Task registration and argument validation, through a real App on the memory store."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from jobwire import App, ConfigurationError, InvalidArguments, Progress, UnknownTask
 from jobwire.tasks import Task
+from jobwire.testing import MemoryBus, MemoryStore
 
 
 class Engine(StrEnum):
@@ -18,8 +19,8 @@ class Engine(StrEnum):
 
 
 @pytest.fixture
-def app(sqlite_url: str) -> Iterator[App]:
-    app = App(sqlite_url)
+def app() -> Iterator[App]:
+    app = App(store=MemoryStore(), bus=MemoryBus())
     yield app
     app.close()
 

@@ -1,4 +1,10 @@
-"""Stores: where jobs live. ``open_store(url)`` picks the implementation from the URL."""
+"""Stores: where jobs live. ``open_store(url)`` picks the implementation from the URL.
+
+:class:`Store` joins the parts each caller uses: :class:`JobStore` (the App and the server),
+:class:`LeaseStore` (workers), :class:`HookStore` (webhooks) and, as ``store.keys``,
+:class:`KeyStore` (API keys and the shared secret). Implementations: ``store.sql.SQLStore``
+(SQLite, PostgreSQL) and ``jobwire.testing.MemoryStore``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,10 @@ from .base import (
     ApiKey,
     Claim,
     Finish,
+    HookStore,
+    JobStore,
     KeyStore,
+    LeaseStore,
     Page,
     Report,
     Store,
@@ -26,7 +35,10 @@ __all__ = [
     "ApiKey",
     "Claim",
     "Finish",
+    "HookStore",
+    "JobStore",
     "KeyStore",
+    "LeaseStore",
     "Page",
     "Report",
     "Store",

@@ -215,6 +215,12 @@ class SQLBase:
         self._migrated = True
         return applied
 
+    def pending(self) -> list[str]:
+        """The migrations not yet applied, oldest first (nothing is changed)."""
+        from ..migrate import pending
+
+        return pending(self._writer)
+
     def check_writable(self) -> None:
         """Write one row (the meta table's ``health-probe``); raise StoreUnavailable when the
         database cannot be written."""
