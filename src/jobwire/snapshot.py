@@ -16,6 +16,8 @@ from typing import Any, Literal, TypedDict
 from .status import TERMINAL, JobStatus
 
 EventKind = Literal["status", "progress", "log"]
+StatusName = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
+"""The values of :class:`~jobwire.status.JobStatus`, as a snapshot spells them."""
 
 
 class ErrorInfo(TypedDict):
@@ -27,7 +29,7 @@ class ErrorInfo(TypedDict):
 class Snapshot(TypedDict):
     id: str
     task: str
-    status: str
+    status: StatusName
     step: str | None
     current: int
     total: int | None

@@ -3,27 +3,23 @@
 A bus receives each event once per process and fans it out to that process's listeners,
 one :class:`Subscription` (a bounded queue) each. A slow listener never slows the publisher
 or the other listeners: when its queue fills up, it is *coalesced* to the newest event of
-each job, which is safe because every event carries the job's whole snapshot.
+each job (:mod:`jobwire.coalesce`), which is safe because every event carries the job's whole
+snapshot.
 """
 
 from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections import deque
 from collections.abc import Iterable
 
+from ..coalesce import LISTENER_BUFFER, CoalescingQueue
 from ..snapshot import Event
-from ..status import TERMINAL
-
-#: Events a listener may hold before its queue is coalesced to the newest event of each job.
-LISTENER_BUFFER = 256
-
-_TERMINAL_VALUES = frozenset(status.value for status in TERMINAL)
+from ..wire import is_terminal
 
 
-def _is_terminal(event: Event) -> bool:
-    return event["kind"] == "status" and event["job"]["status"] in _TERMINAL_VALUES
+def _facts(event: Event) -> tuple[str, int, bool]:
+    return event["job"]["id"], event["seq"], is_terminal(event)
 
 
 class Subscription:
@@ -32,83 +28,54 @@ class Subscription:
     ``put`` never blocks. When more than ``maxlen`` events wait, the queue keeps only the
     newest event of each job (and every terminal event), in their original order: a slow
     listener skips to newer snapshots, never misses a final one, and never sees a job's
-    events out of order. ``coalesced`` counts the events skipped that way.
+    events out of order (:class:`~jobwire.coalesce.CoalescingQueue`, behind a lock here).
+    ``coalesced`` counts the events skipped that way.
     """
 
-    __slots__ = (
-        "_cond",
-        "_events",
-        "_limit",
-        "_lock",
-        "_maxlen",
-        "_waiting",
-        "bus",
-        "closed",
-        "coalesced",
-        "job_id",
-    )
+    __slots__ = ("_cond", "_lock", "_queue", "_waiting", "bus", "closed", "job_id")
 
     def __init__(self, bus: Bus, job_id: str | None, maxlen: int = LISTENER_BUFFER) -> None:
-        if maxlen < 1:
-            raise ValueError(f"Expected maxlen >= 1, but got {maxlen!r}")
+        self._queue: CoalescingQueue[Event] = CoalescingQueue(_facts, maxlen)
         self.bus = bus
         self.job_id = job_id
         self.closed = False
-        self.coalesced = 0
-        self._events: deque[Event] = deque()
-        self._maxlen = maxlen
-        # Coalescing runs when the queue grows past _limit. When it cannot shrink the queue
-        # below maxlen (a wildcard listener behind on many jobs), the limit doubles so the
-        # pass stays amortised O(1) per event; it resets once the consumer catches up.
-        self._limit = maxlen
         self._waiting = 0
         self._lock = threading.Lock()  # put() takes it directly: cheaper than the Condition
         self._cond = threading.Condition(self._lock)
+
+    @property
+    def coalesced(self) -> int:
+        """Events skipped so far because the listener fell behind."""
+        return self._queue.coalesced
 
     def put(self, event: Event) -> None:
         """Queue ``event`` (called by the bus). Never blocks on the consumer."""
         with self._lock:
             if self.closed:
                 return
-            events = self._events
-            events.append(event)
-            if len(events) > self._limit:
-                self._coalesce()
+            self._queue.put(event)
             if self._waiting:
                 self._cond.notify()
 
     def get(self, timeout: float | None = None) -> Event | None:
         """The next event, or None after ``timeout`` seconds (or when closed)."""
         with self._cond:
-            if not self._events and not self.closed:
+            if not self._queue and not self.closed:
                 self._waiting += 1
                 try:
                     self._cond.wait_for(self._ready, timeout)
                 finally:
                     self._waiting -= 1
-            if not self._events:
-                return None
-            event = self._events.popleft()
-            if not self._events:
-                self._limit = self._maxlen
-            return event
+            return self._queue.get()
 
     def get_nowait_batch(self, max_items: int | None = None) -> list[Event]:
         """Every queued event (at most ``max_items``), oldest first, without waiting."""
         with self._lock:
-            events = self._events
-            if max_items is None or max_items >= len(events):
-                batch = list(events)
-                events.clear()
-            else:
-                batch = [events.popleft() for _ in range(max(max_items, 0))]
-            if not events:
-                self._limit = self._maxlen
-            return batch
+            return self._queue.take(max_items)
 
     def qsize(self) -> int:
         """How many events wait to be read."""
-        return len(self._events)
+        return len(self._queue)
 
     def close(self) -> None:
         """Stop receiving and wake the consumer. Events already queued can still be read."""
@@ -126,30 +93,11 @@ class Subscription:
         self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else f"{len(self._events)} queued"
+        state = "closed" if self.closed else f"{len(self._queue)} queued"
         return f"<Subscription job_id={self.job_id!r} {state}>"
 
     def _ready(self) -> bool:
-        return bool(self._events) or self.closed
-
-    def _coalesce(self) -> None:
-        # Walk newest to oldest, keeping the first (newest) event seen of each job and every
-        # terminal one; the survivors keep their relative order. A job's terminal event
-        # supersedes the progress before it, so a finished job leaves just that one.
-        events = self._events
-        kept: list[Event] = []
-        seen: set[str] = set()
-        for event in reversed(events):
-            job_id = event["job"]["id"]
-            if job_id not in seen:
-                seen.add(job_id)
-                kept.append(event)
-            elif _is_terminal(event):
-                kept.append(event)
-        kept.reverse()
-        self.coalesced += len(events) - len(kept)
-        self._events = deque(kept)
-        self._limit = max(self._maxlen, 2 * len(kept))
+        return bool(self._queue) or self.closed
 
 
 class Bus(ABC):

@@ -22,7 +22,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import MissingDependency
 from ..snapshot import Event, dumps, loads
-from .base import Bus, _is_terminal
+from ..wire import is_terminal
+from .base import Bus
 
 if TYPE_CHECKING:
     import redis as redis_module
@@ -157,7 +158,7 @@ class RedisBus(Bus):
         if not batch:
             return
         paused = self._publish_failing and time.monotonic() < self._publish_paused_until
-        if paused and not any(_is_terminal(event) for event in batch):
+        if paused and not any(is_terminal(event) for event in batch):
             # Progress during an outage: a newer event supersedes it, and watchers read the
             # store while their listener is disconnected.
             self.unpublished += len(batch)

@@ -5,11 +5,18 @@ from jobwire.server import create_app
 api = create_app(app)                  # an ASGI app: uvicorn module:api
 fastapi_app.mount("/jobs", api)        # or inside your own FastAPI app
 ```
+
+One concept per module: ``api`` (the REST routes), ``sse`` and ``websockets`` (the live
+streams, on what ``streams`` shares: opening a stream and following it), ``hub`` (the one
+bus subscription, fanned out to the streams), ``deps`` (the state and the caller a handler
+gets), ``auth`` and ``guards`` (credentials, and ending the streams of revoked ones),
+``etag`` and ``fastpath`` (304 without the store), ``bodies`` and ``bodylimit`` (strict
+request bodies), ``crosssite``, ``errors``, ``models`` and ``openapi`` (what the API answers
+and says about itself), ``metrics``, ``ratelimit``, ``state``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gc
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -20,9 +27,9 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import api, crosssite, errors, metrics, openapi, streams
+from . import api, crosssite, errors, metrics, openapi, sse, websockets
+from .bodylimit import BodyLimit
 from .fastpath import NotModified
 from .state import ServerState
 
@@ -71,7 +78,8 @@ def create_app(
     errors.install(server)
     openapi.install(server, app)  # one submit operation per task, exact schemas
     server.include_router(api.router)
-    server.include_router(streams.router)
+    server.include_router(sse.router)
+    server.include_router(websockets.router)
     server.include_router(metrics.router)
     for path, file in {**({"/": DASHBOARD} if dashboard else {}), **(pages or {})}.items():
         server.add_api_route(path, _page(file), methods=["GET"], include_in_schema=False)
@@ -90,78 +98,6 @@ def _page(file: Path) -> Callable[[], Response]:
         return HTMLResponse(file.read_text(encoding="utf-8"), headers={"Cache-Control": "no-cache"})
 
     return page
-
-
-class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with 413, before they are read whole."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _too_large(send, self.max_bytes)
-            return
-        received = 0
-        too_large = responded = False
-
-        async def limited() -> Message:
-            nonlocal received, too_large
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    too_large = True
-                    raise _TooLarge()
-            return message
-
-        async def guarded(message: Message) -> None:
-            # FastAPI turns an error raised while it reads the body into its own 400
-            # ("There was an error parsing the body"): drop that answer, the 413 goes instead.
-            nonlocal responded
-            if too_large:
-                return
-            responded = True
-            await send(message)
-
-        with contextlib.suppress(_TooLarge):  # answered below
-            await self.app(scope, limited, guarded)
-        if too_large and not responded:
-            await _too_large(send, self.max_bytes)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _too_large(send: Send, limit: int) -> None:
-    from ..snapshot import dumps
-
-    body = dumps(
-        {
-            "error": {
-                "code": "payload_too_large",
-                "message": f"The body is larger than {limit} bytes.",
-                "details": {"limit": limit},
-            }
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 def lifespan(api: FastAPI) -> Callable[[Any], AbstractAsyncContextManager[Any]]:

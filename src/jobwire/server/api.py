@@ -5,24 +5,19 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from .. import hooks
-from ..errors import (
-    BadRequest,
-    DuplicateJob,
-    Forbidden,
-    JobAlreadyFinished,
-    ResultNotAvailable,
-    Unauthorized,
-)
+from ..errors import DuplicateJob, JobAlreadyFinished, ResultNotAvailable, Unauthorized
 from ..snapshot import JobRecord, dumps, snapshot
 from ..status import JobStatus
 from . import bodies
 from .auth import Principal
-from .errors import ErrorResponse
+from .deps import State, Who, refuse_stream_token
+from .errors import error_responses
+from .etag import etag, etag_matches, unchanged
 from .models import (
     HealthModel,
     HookAnswer,
@@ -37,62 +32,6 @@ from .state import ServerState
 router = APIRouter()
 
 
-def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    text = {
-        400: "Malformed request",
-        401: "Missing or invalid credentials",
-        403: "A stream token outside its job, or not an admin",
-        404: "Unknown job or task (or another user's job)",
-        409: "Conflict with the job's state or the owner's limit",
-        413: "Body too large",
-        415: "The body is not sent as JSON (`Content-Type: application/json`)",
-        422: "Invalid arguments or parameters",
-        429: "Rate limited (see Retry-After)",
-    }
-    return {c: {"model": ErrorResponse, "description": text[c]} for c in codes}
-
-
-def refuse_stream_token(who: Principal, what: str) -> None:
-    """A stream token reads and cancels its one job, and does nothing else: 403."""
-    if who.job_scope is not None:
-        raise Forbidden(
-            f"A stream token only reads its own job; {what} needs an API key or a JWT "
-            "(`Authorization: Bearer …`)"
-        )
-
-
-def state_of(request: Request) -> ServerState:
-    state: ServerState = request.app.state.jobwire
-    state.ensure_started()
-    return state
-
-
-async def principal_of(
-    request: Request,
-    token: Annotated[str | None, Query(description="A stream token for one job")] = None,
-) -> Principal:
-    state = state_of(request)
-    who = await state.auth.aresolve(request.headers.get("authorization"), token)
-    no_nul(request)  # after the credentials: a bad one is 401, whatever else is wrong
-    return who
-
-
-def no_nul(request: Request) -> None:
-    """Refuse query parameters holding NUL (``%00``): no job, task or owner has one, and
-    PostgreSQL cannot even compare text with it."""
-    if b"%00" in request.scope.get("query_string", b""):
-        raise BadRequest("Query parameters cannot contain NUL characters (%00)")
-
-
-async def _state(request: Request) -> ServerState:
-    # async, so FastAPI does not hop to a worker thread to resolve it on every request
-    return state_of(request)
-
-
-State = Annotated[ServerState, Depends(_state)]
-Who = Annotated[Principal, Depends(principal_of)]
-
-
 def links(request: Request, job_id: str) -> dict[str, str]:
     root = request.scope.get("root_path", "")
     base = f"{root}/api/jobs/{job_id}"
@@ -103,21 +42,6 @@ def links(request: Request, job_id: str) -> dict[str, str]:
         "cancel": f"{base}/cancel",
         "result": f"{base}/result",
     }
-
-
-def etag(record_id: str, seq: int) -> str:
-    return f'"{record_id}.{seq}"'
-
-
-def etag_matches(header: str | None, tag: str) -> bool:
-    """``If-None-Match`` (RFC 9110): ``*``, or a comma-separated list of (weak) tags."""
-    if not header:
-        return False
-    for part in header.split(","):
-        candidate = part.strip().removeprefix("W/")
-        if candidate == "*" or candidate == tag:
-            return True
-    return False
 
 
 @router.get(
@@ -140,7 +64,9 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if store["writable"] else 503)
 
 
-@router.get("/api/tasks", response_model=TaskList, tags=["tasks"], responses=errors(401, 403))
+@router.get(
+    "/api/tasks", response_model=TaskList, tags=["tasks"], responses=error_responses(401, 403)
+)
 def list_tasks(state: State, who: Who) -> dict[str, Any]:
     """The registered tasks and the JSON Schema of their arguments."""
     refuse_stream_token(who, "listing the tasks")
@@ -176,7 +102,7 @@ def list_tasks(state: State, who: Who) -> dict[str, Any]:
             "description": "An existing job: a live one "
             "with the same dedupe key, or a fresh cached result",
         },
-        **errors(400, 401, 403, 404, 409, 413, 415, 422, 429),
+        **error_responses(400, 401, 403, 404, 409, 413, 415, 422, 429),
     },
 )
 async def submit(task: str, request: Request, state: State, who: Who) -> JSONResponse:
@@ -214,7 +140,7 @@ async def submit(task: str, request: Request, state: State, who: Who) -> JSONRes
     tags=["jobs"],
     responses={
         304: {"description": "Not modified (If-None-Match matched)"},
-        **errors(400, 401, 404, 422),
+        **error_responses(400, 401, 404, 422),
     },
 )
 async def get_job(
@@ -233,12 +159,10 @@ async def get_job(
 ) -> Response:
     """The job's snapshot, with an ETag; 304 when `If-None-Match` matches."""
     inm = request.headers.get("if-none-match")
-    if inm and not wait:
-        known = state.hub.known(job_id, state.seq_trust)
-        if known is not None and who.can_see(job_id, known[1]):
-            current = etag(job_id, known[0])
-            if etag_matches(inm, current):
-                return Response(status_code=304, headers={"ETag": current})
+    if inm and not wait:  # what the fast path did not answer (credentials not in memory)
+        current = unchanged(state, job_id, inm, lambda: who)
+        if current is not None:
+            return Response(status_code=304, headers={"ETag": current})
     if inm and wait:
         return await _long_poll(request, state, who, job_id, inm, wait)
     record = await state.avisible(who, job_id)
@@ -279,7 +203,10 @@ async def _long_poll(
 
 
 @router.get(
-    "/api/jobs", response_model=JobPage, tags=["jobs"], responses=errors(400, 401, 403, 422)
+    "/api/jobs",
+    response_model=JobPage,
+    tags=["jobs"],
+    responses=error_responses(400, 401, 403, 422),
 )
 def list_jobs(
     state: State,
@@ -309,7 +236,7 @@ def list_jobs(
     status_code=202,
     response_model=SnapshotModel,
     tags=["jobs"],
-    responses=errors(401, 404, 409, 422),
+    responses=error_responses(401, 404, 409, 422),
 )
 def cancel_job(job_id: str, state: State, who: Who) -> JSONResponse:
     """Ask to cancel: a queued job ends at once, a running one at its next progress call."""
@@ -322,7 +249,7 @@ def cancel_job(job_id: str, state: State, who: Who) -> JSONResponse:
     "/api/jobs/{job_id}",
     status_code=204,
     tags=["jobs"],
-    responses=errors(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 def delete_job(job_id: str, state: State, who: Who) -> Response:
     """Forget a finished job and its result."""
@@ -341,7 +268,7 @@ def delete_job(job_id: str, state: State, who: Who) -> Response:
             "description": "The result, as the task returned it (JSON)",
             "content": {"application/json": {"schema": {}}},
         },
-        **errors(401, 404, 409, 422),
+        **error_responses(401, 404, 409, 422),
     },
 )
 def job_result(job_id: str, state: State, who: Who) -> Response:
@@ -357,7 +284,9 @@ def job_result(job_id: str, state: State, who: Who) -> Response:
     return Response(text or "null", media_type="application/json")
 
 
-@router.get("/api/jobs/{job_id}/token", tags=["jobs"], responses=errors(401, 403, 404, 422))
+@router.get(
+    "/api/jobs/{job_id}/token", tags=["jobs"], responses=error_responses(401, 403, 404, 422)
+)
 def job_token(job_id: str, state: State, who: Who) -> dict[str, str]:
     """A fresh stream token for this job (for `?token=` on its SSE and WebSocket URLs)."""
     state.visible(who, job_id)
@@ -365,7 +294,9 @@ def job_token(job_id: str, state: State, who: Who) -> dict[str, str]:
     return {"token": state.auth.stream_token(who, job_id)}
 
 
-@router.get("/api/stats", response_model=StatsModel, tags=["server"], responses=errors(401, 403))
+@router.get(
+    "/api/stats", response_model=StatsModel, tags=["server"], responses=error_responses(401, 403)
+)
 def stats(state: State, who: Who) -> dict[str, Any]:
     """Your jobs by status (everyone's for an admin), and for admins this process's worker
     and stream counters."""
@@ -387,7 +318,7 @@ def stats(state: State, who: Who) -> dict[str, Any]:
     tags=["hooks"],
     responses={
         200: {"model": HookAnswer, "description": "A repeat, or a job that already ended"},
-        **errors(400, 401, 404, 413),
+        **error_responses(400, 401, 404, 413),
     },
 )
 async def hook(

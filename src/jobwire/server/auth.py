@@ -29,7 +29,6 @@ from ..store.keys import hash_secret
 
 if TYPE_CHECKING:
     from ..app import App
-    from ..store.sql import SQLStore
 
 STREAM_AUDIENCE = "jobwire-stream"
 #: Seconds between two reads of the revoked API keys: the longest a revoked key still works.
@@ -105,7 +104,7 @@ class Authenticator:
             if self.revocations_current:
                 return set()
             checked = time.monotonic()
-            found = self._key_store().revoked_keys(since=self._revoked_since)
+            found = self.app.store.keys.revoked_keys(since=self._revoked_since)
             new = {key_id for key_id, _ in found} - self.revoked
             self.revoked = self.revoked | new  # a new set: readers never see it change
             if found:
@@ -160,10 +159,6 @@ class Authenticator:
             return self._check_revoked(self._api_key(credential))
         return self._jwt(credential)
 
-    def _key_store(self) -> SQLStore:
-        store: SQLStore = self.app.store  # type: ignore[assignment]
-        return store
-
     def _api_key(self, secret: str) -> Principal:
         digest = hash_secret(secret)
         cached = self._keys.get(digest)
@@ -171,7 +166,7 @@ class Authenticator:
             return cached
         if cached is not None and time.monotonic() - cached < UNKNOWN_KEY_SECONDS:
             raise Unauthorized("Unknown or revoked API key")
-        key = self._key_store().find_key(secret)
+        key = self.app.store.keys.find_key(secret)
         if len(self._keys) > KEY_CACHE_SIZE:
             self._keys.clear()
         if key is None:

@@ -44,6 +44,25 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+#: What each error status means, as the OpenAPI description says it.
+MEANINGS = {
+    400: "Malformed request",
+    401: "Missing or invalid credentials",
+    403: "A stream token outside its job, or not an admin",
+    404: "Unknown job or task (or another user's job)",
+    409: "Conflict with the job's state or the owner's limit",
+    413: "Body too large",
+    415: "The body is not sent as JSON (`Content-Type: application/json`)",
+    422: "Invalid arguments or parameters",
+    429: "Rate limited (see Retry-After)",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route that may answer these error statuses."""
+    return {c: {"model": ErrorResponse, "description": MEANINGS[c]} for c in codes}
+
+
 def status_of(exc: e.JobwireError) -> int:
     """The HTTP status of a jobwire error: its class says (``JobwireError.status``)."""
     return exc.status

@@ -4,7 +4,8 @@ A browser polling an idle job sends ``GET /api/jobs/{id}`` with ``If-None-Match`
 again. When the hub knows the job's current seq and owner, this layer answers 304 before
 routing, validation and dependency injection, which otherwise cost several times more than
 the answer itself. Anything it is not sure about (unknown job, a long poll, credentials that
-need the database, a tag that does not match) goes on to the full API unchanged.
+need the database, a tag that does not match) goes on to the full API unchanged. The check
+itself is :func:`.etag.unchanged`, the one ``GET /api/jobs/{id}`` makes too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from urllib.parse import parse_qs
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import JobwireError
+from .auth import Principal
+from .etag import unchanged
 from .state import ServerState
 
 PREFIX = "/api/jobs/"
@@ -38,9 +41,8 @@ class NotModified:
     def _current(self, scope: Scope) -> bytes | None:
         """The current ETag when the request's matches it and may see the job, else None."""
         state = self.state
-        trust = state.seq_trust
-        if trust <= 0:
-            return None
+        if state.seq_trust <= 0:
+            return None  # nothing the hub knows is trusted now: not worth parsing
         path: str = scope["path"]
         root: str = scope.get("root_path", "")
         if root and path.startswith(root):
@@ -59,22 +61,16 @@ class NotModified:
                 authorization = value.decode("latin-1")
         if inm is None:
             return None
-        known = state.hub.known(job_id, trust)
-        if known is None:
-            return None
-        from .api import etag, etag_matches
 
-        tag = etag(job_id, known[0])
-        if not etag_matches(inm, tag):
-            return None
-        token = None
-        if b"token=" in query:
-            tokens = parse_qs(query.decode("latin-1")).get("token")
-            token = tokens[0] if tokens else None
-        try:
-            who = state.auth.resolve_cached(authorization, token)
-        except JobwireError:
-            return None  # the full API answers 401 with the JSON error
-        if who is None or not who.can_see(job_id, known[1]):
-            return None
-        return tag.encode()
+        def who() -> Principal | None:
+            token = None
+            if b"token=" in query:
+                tokens = parse_qs(query.decode("latin-1")).get("token")
+                token = tokens[0] if tokens else None
+            try:
+                return state.auth.resolve_cached(authorization, token)
+            except JobwireError:
+                return None  # the full API answers 401 with the JSON error
+
+        tag = unchanged(state, job_id, inm, who)
+        return None if tag is None else tag.encode()

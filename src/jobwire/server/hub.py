@@ -2,8 +2,9 @@
 
 The bus delivers events on a thread; the hub hands them to the event loop in batches,
 encodes each message once, and pushes the same text to every listener of that job. Each
-listener has a small bounded buffer: a slow one skips to the newest snapshot (every message
-carries a whole snapshot) and never slows the others; the final message is never dropped.
+listener has a bounded buffer that coalesces as a bus subscription does
+(:mod:`jobwire.coalesce`): a slow one skips to the newest snapshot of each job (every message
+carries a whole snapshot) and never slows the others; a final message is never dropped.
 It also remembers the newest ``seq`` of each job it has seen, so a poll whose ETag is
 current is answered 304 without touching the database.
 
@@ -18,10 +19,11 @@ import asyncio
 import logging
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..coalesce import LISTENER_BUFFER, CoalescingQueue
 from ..snapshot import Event
 from ..wire import encode, is_terminal, message
 
@@ -30,12 +32,20 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-LISTENER_BUFFER = 64
-EVERYTHING_BUFFER = 1024
+#: Events the hub's one bus subscription holds before it coalesces: the hub reads it at
+#: once, so only a stalled event loop fills it; each listener coalesces on its own.
+HUB_BUFFER = 100_000
 SEQ_CACHE = 50_000
 SEQ_TRUST = 1.0
 #: Seconds between the pump's looks at the bus's connection when no event comes.
 CONNECTION_CHECK = 0.25
+
+Item = tuple[int, bool, str, Event]
+"""What a listener gets: ``(seq, final, encoded message, event)``."""
+
+
+def _facts(item: Item) -> tuple[str, int, bool]:
+    return item[3]["job"]["id"], item[0], item[1]
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
@@ -44,9 +54,9 @@ def _wake(waiter: asyncio.Future[None]) -> None:
 
 
 class Listener:
-    """One stream's queue of ``(seq, terminal, text, event)`` items."""
+    """One stream's queue of :data:`Item` s, read on the event loop."""
 
-    __slots__ = ("_items", "_waiter", "accepts", "dropped", "hub", "job_id", "size")
+    __slots__ = ("_queue", "_waiter", "accepts", "hub", "job_id")
 
     def __init__(
         self,
@@ -60,28 +70,23 @@ class Listener:
         """None for a listener of every job (see ``accepts``)."""
         self.accepts = accepts
         """For an every-job listener: ``accepts(job_id, owner)`` filters what it gets."""
-        self.size = size
-        self._items: deque[tuple[int, bool, str, Event]] = deque()
+        self._queue: CoalescingQueue[Item] = CoalescingQueue(_facts, size)
         self._waiter: asyncio.Future[None] | None = None
-        self.dropped = 0
 
-    def push(self, item: tuple[int, bool, str, Event]) -> None:
-        items = self._items
-        if len(items) >= self.size:
-            # Coalesce: drop the oldest non-final item; the newer ones supersede it.
-            for i, old in enumerate(items):
-                if not old[1]:
-                    del items[i]
-                    self.dropped += 1
-                    break
-        items.append(item)
+    @property
+    def coalesced(self) -> int:
+        """Items skipped so far because the stream fell behind."""
+        return self._queue.coalesced
+
+    def push(self, item: Item) -> None:
+        self._queue.put(item)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def get(self, timeout: float | None = None) -> tuple[int, bool, str, Event] | None:
+    async def get(self, timeout: float | None = None) -> Item | None:
         """The next item, or None after ``timeout`` seconds."""
-        if not self._items:
+        if not self._queue:
             # One future and one timer: cheaper than wait_for(shield(...)) per message.
             loop = asyncio.get_running_loop()
             waiter = self._waiter = loop.create_future()
@@ -92,7 +97,7 @@ class Listener:
                 self._waiter = None
                 if timer is not None:
                     timer.cancel()
-        return self._items.popleft() if self._items else None
+        return self._queue.get()
 
     def wake(self) -> None:
         """Make a waiting ``get`` return (None when nothing is queued)."""
@@ -137,9 +142,8 @@ class Hub:
             if self._thread is not None:
                 return
             self._loop = loop
-            # One wildcard subscription for the whole process, large enough never to coalesce
-            # under normal load (each listener coalesces on its own).
-            self._sub = self.bus.subscribe(None, maxlen=100_000)
+            # One wildcard subscription for the whole process.
+            self._sub = self.bus.subscribe(None, maxlen=HUB_BUFFER)
             self.bus_connected = self.bus.connected
             self._thread = threading.Thread(target=self._pump, name="jobwire-hub", daemon=True)
             self._thread.start()
@@ -193,7 +197,7 @@ class Hub:
             listeners = self._listeners.get(job_id)
             if not listeners and not self._everything:
                 continue
-            item = (seq, is_terminal(event), encode(message(event)), event)
+            item: Item = (seq, is_terminal(event), encode(message(event)), event)
             for listener in listeners or ():
                 listener.push(item)
             self.delivered += len(listeners or ())
@@ -211,7 +215,7 @@ class Hub:
 
     def listen_all(self, accepts: Callable[[str, str], bool]) -> Listener:
         """A listener of every job that ``accepts(job_id, owner)`` lets through."""
-        listener = Listener(self, None, accepts, size=EVERYTHING_BUFFER)
+        listener = Listener(self, None, accepts)
         self._everything.add(listener)
         return listener
 

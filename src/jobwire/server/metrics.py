@@ -9,8 +9,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.exceptions import HTTPException
 
-from .api import Who, errors
-from .errors import ErrorResponse
+from .deps import Who
+from .errors import ErrorResponse, error_responses
 from .state import ServerState
 
 router = APIRouter()
@@ -54,7 +54,7 @@ class _Collector:
     response_class=Response,
     responses={
         200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
-        **errors(401),
+        **error_responses(401),
         403: {"model": ErrorResponse, "description": "Not an admin"},
     },
 )

@@ -2,43 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_type_hints
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, create_model
 
-
-class ErrorInfoModel(BaseModel):
-    code: str
-    message: str
-    details: Any = None
+from ..snapshot import ErrorInfo, Snapshot
+from ..wire import Message
 
 
-class SnapshotModel(BaseModel):
-    """A job's snapshot: everything needed to draw it."""
+def model_of(
+    typed: type[Any],
+    name: str,
+    doc: str | None,
+    *,
+    extra: Literal["forbid", "ignore"] = "forbid",
+    **fields: Any,
+) -> type[BaseModel]:
+    """The pydantic model of the TypedDict ``typed``, named ``name``: its keys in order, each
+    required and of its annotated type, except where ``fields`` gives ``(type, default)``.
+    The code builds the TypedDicts; their models say the same in the OpenAPI description."""
+    hints = get_type_hints(typed)
+    unknown = fields.keys() - hints.keys()
+    if unknown:
+        raise TypeError(f"{typed.__name__} has no {', '.join(sorted(unknown))}")
+    spec: dict[str, Any] = {key: fields.get(key, (hint, ...)) for key, hint in hints.items()}
+    return create_model(
+        name, __config__=ConfigDict(extra=extra), __doc__=doc, __module__=__name__, **spec
+    )
 
-    model_config = ConfigDict(extra="forbid")
 
-    id: str
-    task: str
-    status: Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
-    step: str | None
-    current: int
-    total: int | None
-    percent: float | None
-    message: str | None
-    eta_seconds: float | None
-    rate: float | None
-    estimated_seconds: float | None
-    owner: str
-    created_at: str | None
-    started_at: str | None
-    finished_at: str | None
-    attempt: int
-    max_attempts: int
-    cancel_requested: bool
-    seq: int
-    error: ErrorInfoModel | None
-    result_url: str | None
+if TYPE_CHECKING:  # to mypy, create_model makes values; these are models, used as types below
+    ErrorInfoModel = BaseModel
+    SnapshotModel = BaseModel
+else:
+    ErrorInfoModel = model_of(
+        ErrorInfo, "ErrorInfoModel", None, extra="ignore", details=(Any, None)
+    )
+    SnapshotModel = model_of(
+        Snapshot,
+        "SnapshotModel",
+        "A job's snapshot: everything needed to draw it.",
+        error=(ErrorInfoModel | None, ...),
+    )
 
 
 class Links(BaseModel):
@@ -86,15 +91,15 @@ class HookAnswer(BaseModel):
     reason: Literal["duplicate", "job_finished"] | None = None
 
 
-class StreamMessage(BaseModel):
-    """One message of a job's stream: the `data:` of a Server-Sent Event, or a WebSocket
-    frame (which may also be `{"type": "ping"}` or an `error`)."""
-
-    type: Literal["connected", "progress", "status", "log", "completed", "failed", "cancelled"]
-    seq: int
-    job: SnapshotModel
-    log: str | None = None
-    """The text of a `log` message."""
+StreamMessage = model_of(
+    Message,
+    "StreamMessage",
+    "One message of a job's stream: the `data:` of a Server-Sent Event, or a WebSocket "
+    'frame (which may also be `{"type": "ping"}` or an `error`).',
+    extra="ignore",
+    job=(SnapshotModel, ...),
+    log=(str | None, None),  # the text of a `log` message
+)
 
 
 class StoreHealth(BaseModel):

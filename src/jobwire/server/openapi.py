@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 SUBMIT = "/api/tasks/{task}/jobs"
 EVENTS = "/api/jobs/{job_id}/events"
-#: The operations a job's stream token may call (api.refuse_stream_token refuses the rest).
+#: The operations a job's stream token may call (deps.refuse_stream_token refuses the rest).
 STREAM_TOKEN_OPERATIONS = {
     ("get", "/api/jobs/{job_id}"),
     ("get", EVENTS),
@@ -129,7 +129,7 @@ def _parameters(op: dict[str, Any], path: str, method: str, auth: bool) -> None:
     for p in params:
         p["schema"] = schema = _not_null(p.get("schema", {}))
         if schema.get("type") == "string" and not {"pattern", "enum", "format"} & schema.keys():
-            schema["pattern"] = NO_NUL  # api.no_nul: 400
+            schema["pattern"] = NO_NUL  # deps.no_nul: 400
         if p["name"] == "cursor" and p["in"] == "query":
             p["schema"]["pattern"] = f"^$|{CURSOR_PATTERN}"
             p["description"] = "The `next_cursor` of the previous page (none: the first)"
