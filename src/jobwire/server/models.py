@@ -65,15 +65,6 @@ class JobPage(BaseModel):
     next_cursor: str | None
 
 
-class TaskOptionsModel(BaseModel):
-    max_concurrency: int | None
-    per_owner_limit: int | None
-    cache_ttl: float | None
-    retries: int
-    timeout: float | None
-    dedupe: bool
-
-
 class TaskList(BaseModel):
     tasks: list[dict[str, Any]]
 
