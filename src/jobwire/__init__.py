@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .app import App, Watch
+from .app import App
 from .errors import (
     BrokerUnavailable,
     CallbackTimeout,
@@ -44,6 +44,7 @@ from .progress import Progress
 from .status import JobStatus
 from .storable import storable
 from .tasks import Task
+from .watch import Watch
 
 if TYPE_CHECKING:
     from .client import Client

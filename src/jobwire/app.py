@@ -21,13 +21,12 @@ with app:                                   # starts the workers
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any, Literal, overload
+from collections.abc import Callable, Sequence
+from typing import Any, Unpack, overload
 
 from .bus import Bus, open_bus
 from .errors import (
@@ -35,17 +34,18 @@ from .errors import (
     ConfigurationError,
     JobNotFound,
     UnknownTask,
-    WaitTimeout,
 )
 from .eta import estimated_duration
+from .executors import Executor, Queued, make_executor
 from .job import Job, result_of
 from .settings import Settings
-from .snapshot import Event, JobRecord, make_event
-from .status import TERMINAL, JobStatus
+from .snapshot import JobRecord, make_event
+from .status import JobStatus
 from .storable import MAX_OWNER, check_text
 from .store import Page, Store, open_store
-from .tasks import DedupeKey, Task, TaskOptions
-from .worker import Worker
+from .tasks import Task, TaskKwargs, TaskOptions
+from .watch import Watch, wait_ended
+from .worker import Worker, purge_old
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +96,9 @@ class App:
         self._bus = bus
         self._lock = threading.Lock()
         self.worker: Worker | None = None
+        """This process's worker, once :meth:`start` started it."""
+        self._executor: Executor | None = None
         self._estimates: dict[str, tuple[float, float | None]] = {}
-        self._celery: Any = None
         self._secret: str | None = None
         self._start_lock = threading.Lock()
 
@@ -126,16 +127,16 @@ class App:
         return self._bus
 
     @property
-    def celery(self) -> Any:
-        """The Celery app that carries this App's jobs to Celery workers (with
-        ``executor="celery"``); built on first use."""
-        if self._celery is None:
+    def executor(self) -> Executor:
+        """Where this App's jobs run (``settings.executor``), made on first use. Told of
+        every job queued and cancelled: a Celery executor sends and revokes messages."""
+        if self._executor is None:
             with self._lock:
-                if self._celery is None:
-                    from .executors.celery import make_celery
-
-                    self._celery = make_celery(self)
-        return self._celery
+                if self._executor is None:
+                    self._executor = make_executor(
+                        self.settings.executor, self.settings.workers, self
+                    )
+        return self._executor
 
     @property
     def secret(self) -> str:
@@ -144,26 +145,11 @@ class App:
         if self._secret is None:
             secret = self.settings.secret_key
             if secret is None:
-                store: Any = self.store  # an SQLStore: the secret lives in its meta table
-                secret = store.meta_value("stream_secret", lambda: secrets.token_urlsafe(48))
+                secret = self.store.keys.meta_value(
+                    "stream_secret", lambda: secrets.token_urlsafe(48)
+                )
             self._secret = secret
         return self._secret
-
-    @property
-    def uses_celery(self) -> bool:
-        return self.settings.executor == "celery"
-
-    def dispatch(self, jobs: Sequence[tuple[str, str]]) -> None:
-        """These ``(job id, task)`` are queued again (a retry, a recovered job): with Celery,
-        send their messages; otherwise wake this process's worker."""
-        if not jobs:
-            return
-        if self.uses_celery:
-            from .executors.celery import send
-
-            send(self, [(job_id, task, 0.0) for job_id, task in jobs])
-        elif self.worker is not None:
-            self.worker.poke()
 
     def forget_connections(self, *, close: bool = False) -> None:
         """Drop the store and bus connections so they are opened again on next use: in a
@@ -184,41 +170,18 @@ class App:
 
     @overload
     def task(
-        self,
-        fn: None = None,
-        /,
-        *,
-        name: str | None = None,
-        max_concurrency: int | None = None,
-        per_owner_limit: int | None = None,
-        dedupe_key: DedupeKey | None = None,
-        cache_ttl: float | None = None,
-        dedupe_scope: Literal["owner", "shared"] = "owner",
-        retries: int = 0,
-        retry_backoff: float = 1.0,
-        timeout: float | None = None,
-        steps: Sequence[str] = (),
+        self, fn: None = None, /, **options: Unpack[TaskKwargs]
     ) -> Callable[[Callable[..., Any]], Task]: ...
 
     def task(
-        self,
-        fn: Callable[..., Any] | None = None,
-        /,
-        *,
-        name: str | None = None,
-        max_concurrency: int | None = None,
-        per_owner_limit: int | None = None,
-        dedupe_key: DedupeKey | None = None,
-        cache_ttl: float | None = None,
-        dedupe_scope: Literal["owner", "shared"] = "owner",
-        retries: int = 0,
-        retry_backoff: float = 1.0,
-        timeout: float | None = None,
-        steps: Sequence[str] = (),
+        self, fn: Callable[..., Any] | None = None, /, **options: Unpack[TaskKwargs]
     ) -> Task | Callable[[Callable[..., Any]], Task]:
         """Register a function (sync or async) as a task. A parameter annotated
         :class:`Progress` receives the job's progress reporter; the others are the job's
-        arguments, validated from their type hints.
+        arguments, validated from their type hints. The keywords are the task's options
+        (:class:`~jobwire.tasks.TaskOptions`): ``name``, ``max_concurrency``,
+        ``per_owner_limit``, ``dedupe_key``, ``cache_ttl``, ``dedupe_scope``, ``retries``,
+        ``retry_backoff``, ``timeout``, ``steps``.
 
         ```python
         @app.task(dedupe_key="{dataset_id}:eda", cache_ttl=600, retries=2)
@@ -227,37 +190,13 @@ class App:
         """
 
         def register(f: Callable[..., Any]) -> Task:
-            for option, value in (
-                ("max_concurrency", max_concurrency),
-                ("per_owner_limit", per_owner_limit),
-            ):
-                if value is not None and value < 1:
-                    raise ConfigurationError(f"Expected {option} >= 1, but got {value!r}")
-            if retries < 0 or (timeout is not None and timeout <= 0) or retry_backoff < 0:
+            task_options = TaskOptions.of(f, **options)
+            if task_options.name in self.tasks:
                 raise ConfigurationError(
-                    f"Expected retries >= 0, retry_backoff >= 0 and timeout > 0, but got "
-                    f"{retries!r}, {retry_backoff!r}, {timeout!r}"
+                    f"A task named {task_options.name!r} is already registered"
                 )
-            task_name = name or f"{f.__module__.rsplit('.', 1)[-1]}.{f.__name__}"
-            if f.__module__ == "__main__" and name is None:
-                task_name = f.__name__
-            if task_name in self.tasks:
-                raise ConfigurationError(f"A task named {task_name!r} is already registered")
-            options = TaskOptions(
-                name=task_name,
-                max_concurrency=max_concurrency,
-                per_owner_limit=per_owner_limit,
-                dedupe_key=dedupe_key,
-                cache_ttl=cache_ttl,
-                dedupe_scope=dedupe_scope,
-                retries=retries,
-                retry_backoff=retry_backoff,
-                timeout=timeout,
-                steps=tuple(steps),
-                description=(f.__doc__ or "").strip(),
-            )
-            task = Task(self, f, options)
-            self.tasks[task_name] = task
+            task = Task(self, f, task_options)
+            self.tasks[task.name] = task
             return task
 
         return register(fn) if fn is not None else register
@@ -304,20 +243,15 @@ class App:
             record, owner_limit=t.options.per_owner_limit, cache_ttl=t.options.cache_ttl
         )
         if outcome == "created":
-            # Published before the Celery message leaves, so that `queued` (seq 1) reaches
-            # the bus before the worker's `running` (seq 2).
+            # Published before the executor hears of it (a Celery message), so that
+            # `queued` (seq 1) reaches the bus before the worker's `running` (seq 2).
             self.bus.publish([make_event(saved, "status")])
-            if self.uses_celery:
-                self._send(saved)
-            elif self.worker is not None:
-                self.worker.poke()
+            self._hand_on(saved)
         return Job(self, saved, outcome)
 
-    def _send(self, record: JobRecord) -> None:
-        from .executors.celery import send
-
+    def _hand_on(self, record: JobRecord) -> None:
         try:
-            send(self, [(record.id, record.task, record.run_after)])
+            self.executor.notify_queued([Queued(record.id, record.task, record.run_after)])
         except Exception as exc:
             # Without its message no worker would ever run the job: take it back, say so.
             logger.error("job %s: the broker refused its message: %s", record.id, exc)
@@ -338,7 +272,8 @@ class App:
             self._estimates[task] = cached
         return cached[1]
 
-    def _record(self, job_id: str) -> JobRecord:
+    def record(self, job_id: str) -> JobRecord:
+        """The job as stored now (what :meth:`get` wraps); raises JobNotFound."""
         record = self.store.get(job_id)
         if record is None:
             raise JobNotFound(f"No job has the id {job_id!r}", job_id=job_id)
@@ -346,7 +281,7 @@ class App:
 
     def get(self, job_id: str) -> Job:
         """The job with this id; raises JobNotFound."""
-        return Job(self, self._record(job_id))
+        return Job(self, self.record(job_id))
 
     def list(
         self,
@@ -372,10 +307,8 @@ class App:
         record, event = self.store.cancel(job_id)
         if event is not None:
             self.bus.publish([event])
-            if self.uses_celery and record.status == JobStatus.CANCELLED:
-                from .executors.celery import revoke
-
-                revoke(self, job_id)
+            if record.status == JobStatus.CANCELLED:
+                self.executor.notify_cancelled(job_id)
         if record.status in (JobStatus.RUNNING, JobStatus.WAITING) and self.worker is not None:
             self.worker.request_cancel(job_id)
         return Job(self, record)
@@ -387,67 +320,69 @@ class App:
     def result(self, job_id: str, timeout: float | None = None) -> Any:
         return self.get(job_id).result(timeout)
 
+    def result_text(self, job_id: str) -> str | None:
+        """The stored result of a succeeded job, as JSON text (None for any other job)."""
+        return self.store.result(job_id)
+
     def watch(self, job_id: str, *, after: int = 0) -> Watch:
         """Events of a job: first its current snapshot, then each change, ending after the
         terminal one. Iterate it (``for``) or async-iterate it (``async for``)."""
-        return Watch(self, job_id, after=after)
+        return Watch(
+            self.store, self.bus, job_id, after=after, poll_interval=self.settings.poll_interval
+        )
 
-    def _wait(self, job_id: str, timeout: float | None) -> JobRecord:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self.bus.subscribe(job_id) as sub:
-            while True:
-                record = self._record(job_id)
-                if record.status in TERMINAL:
-                    return record
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    raise WaitTimeout(
-                        f"Job {job_id} is still {record.status.value} after {timeout} s",
-                        job_id=job_id,
-                    )
-                wait = (
-                    self.settings.poll_interval
-                    if left is None
-                    else min(left, self.settings.poll_interval)
-                )
-                event = sub.get(wait)
-                while event is not None and event["job"]["status"] not in [
-                    s.value for s in TERMINAL
-                ]:
-                    event = sub.get(0)
+    def wait_record(self, job_id: str, timeout: float | None) -> JobRecord:
+        """Block until the job ended; its record. Raises WaitTimeout, JobNotFound."""
+        return wait_ended(
+            self.store, self.bus, job_id, timeout, poll_interval=self.settings.poll_interval
+        )
 
     def purge(self) -> int:
         """Delete jobs that ended more than ``retention_days`` ago."""
-        cutoff = time.time() - self.settings.retention_days * 86400
-        deleted = self.store.purge(cutoff)
-        if deleted:
-            logger.info("retention: deleted %d old job(s)", deleted, extra={"action": "purge"})
-        return deleted
+        return purge_old(self.store, self.settings.retention_days)
 
     # -- workers ------------------------------------------------------------------------
 
-    def start(self, *, workers: int | None = None, executor: str | None = None) -> Worker:
-        """Start the workers in this process (threads). ``stop()`` or leaving a ``with app:``
-        block stops them."""
+    def start(
+        self, *, workers: int | None = None, executor: str | None = None, run_jobs: bool = True
+    ) -> Worker:
+        """Start this process's worker (and return it; once started, the same one). Running
+        jobs on its executor's threads or processes, unless ``run_jobs`` is False: then it
+        only keeps the jobs of other processes safe (recovers those whose worker died), as a
+        serving process does. With a Celery executor, Celery delivers the jobs.
+        ``stop()`` or leaving a ``with app:`` block stops it."""
         with self._start_lock:  # Celery's threads pool may ask from several threads at once
             if self.worker is None:
                 self.store.upgrade()
+                chosen = self._choose_executor(workers, executor)
                 worker = Worker(
-                    self,
-                    concurrency=workers or self.settings.workers,
-                    executor=executor or self.settings.executor,
-                    lease_seconds=self.settings.lease_seconds,
-                    poll_interval=self.settings.poll_interval,
+                    self.store,
+                    self.bus,
+                    self.tasks,
+                    self.settings,
+                    chosen,
+                    secret=lambda: self.secret,
+                    claims=run_jobs,
                 )
                 worker.start()
                 self.worker = worker
             return self.worker
 
+    def _choose_executor(self, workers: int | None, kind: str | None) -> Executor:
+        current = self._executor
+        wanted_kind = kind or self.settings.executor
+        wanted = workers or self.settings.workers
+        if current is None or (current.kind, current.concurrency) != (wanted_kind, wanted):
+            self._executor = make_executor(wanted_kind, wanted, self)
+        return self.executor
+
     def stop(self, grace: float = 10.0) -> None:
-        """Stop the workers: running jobs get ``grace`` seconds, then are requeued."""
+        """Stop the worker: running jobs get ``grace`` seconds, then are requeued."""
         if self.worker is not None:
             self.worker.stop(grace)
             self.worker = None
+            if self._executor is not None and self._executor.claims:
+                self._executor = None  # its threads are gone: a new start makes new ones
 
     def close(self) -> None:
         self.stop()
@@ -464,72 +399,4 @@ class App:
         self.stop()
 
 
-class Watch:
-    """An iterator and async iterator over a job's events (see :meth:`App.watch`)."""
-
-    def __init__(self, app: App, job_id: str, *, after: int = 0) -> None:
-        self.app = app
-        self.job_id = job_id
-        self.after = after
-        # Fail now, not at the first next(), for an unknown job.
-        self._sub = app.bus.subscribe(job_id)
-        try:
-            self._record = app._record(job_id)
-        except JobNotFound:
-            self._sub.close()
-            raise
-
-    def __iter__(self) -> Iterator[Event]:
-        app, sub, last = self.app, self._sub, self.after
-        poll = app.settings.poll_interval
-        try:
-            record = self._record
-            if record.seq > last:
-                yield make_event(record, "status")
-                last = record.seq
-            if record.status in TERMINAL:
-                return
-            while True:
-                event = sub.get(poll)
-                batch = [event] if event is not None else self._from_store(last)
-                for ev in batch:
-                    if ev["seq"] <= last:
-                        continue
-                    last = ev["seq"]
-                    yield ev
-                    if ev["kind"] == "status" and ev["job"]["status"] in _TERMINAL_VALUES:
-                        return
-        finally:
-            sub.close()
-
-    def _from_store(self, after: int) -> list[Event]:
-        # Nothing on the local bus: the job may run in another process. Read the store.
-        events = self.app.store.events(self.job_id, after=after)
-        if events:
-            return events
-        record = self.app.store.get(self.job_id)
-        if record is None:
-            raise JobNotFound(f"Job {self.job_id} was deleted", job_id=self.job_id)
-        if record.seq > after:  # its events were pruned: the snapshot is enough
-            return [make_event(record, "status")]
-        return []
-
-    async def __aiter__(self) -> AsyncIterator[Event]:
-        it = iter(self)
-        sentinel = object()
-        try:
-            while True:
-                event = await asyncio.to_thread(next, it, sentinel)
-                if event is sentinel:
-                    return
-                yield event  # type: ignore[misc]
-        finally:
-            self._sub.close()
-
-    def close(self) -> None:
-        self._sub.close()
-
-
-_TERMINAL_VALUES = frozenset(s.value for s in TERMINAL)
-
-__all__ = ["App", "Watch", "result_of"]
+__all__ = ["App", "result_of"]

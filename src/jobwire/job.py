@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Literal, Protocol
 
 from .errors import JobCancelled, JobFailed, ResultNotAvailable
-from .snapshot import JobRecord, Snapshot, loads, snapshot
+from .snapshot import Event, JobRecord, Snapshot, loads, snapshot
 from .status import JobStatus
 
-if TYPE_CHECKING:
-    from .app import App, Watch
-    from .store import SubmitOutcome
+SubmitOutcome = Literal["created", "deduplicated", "cached"]
+
+
+class Events(Protocol):
+    """A job's events, to iterate or async-iterate (``App.watch`` returns one)."""
+
+    def __iter__(self) -> Iterator[Event]: ...
+
+    def __aiter__(self) -> AsyncIterator[Event]: ...
+
+    def close(self) -> None: ...
+
+
+class Jobs(Protocol):
+    """What a :class:`Job` handle needs of the App that made it."""
+
+    def record(self, job_id: str) -> JobRecord:
+        """The job as stored now; raises JobNotFound."""
+
+    def wait_record(self, job_id: str, timeout: float | None) -> JobRecord:
+        """The job once it ended; raises WaitTimeout after ``timeout`` seconds."""
+
+    def result_text(self, job_id: str) -> str | None:
+        """The stored result of a succeeded job, as JSON text."""
+
+    def cancel(self, job_id: str) -> Job: ...
+
+    def watch(self, job_id: str, *, after: int = 0) -> Events: ...
 
 
 class Job:
@@ -23,7 +49,7 @@ class Job:
     ```
     """
 
-    def __init__(self, app: App, record: JobRecord, outcome: SubmitOutcome = "created") -> None:
+    def __init__(self, app: Jobs, record: JobRecord, outcome: SubmitOutcome = "created") -> None:
         self.app = app
         self.record = record
         self.outcome: SubmitOutcome = outcome
@@ -62,13 +88,13 @@ class Job:
         return self.snapshot["error"]  # type: ignore[return-value]
 
     def refresh(self) -> Job:
-        self.record = self.app._record(self.id)
+        self.record = self.app.record(self.id)
         return self
 
     def wait(self, timeout: float | None = None) -> Job:
         """Block until the job ends (any terminal status); raises WaitTimeout after
         ``timeout`` seconds. Returns the job, refreshed."""
-        self.record = self.app._wait(self.id, timeout)
+        self.record = self.app.wait_record(self.id, timeout)
         return self
 
     def result(self, timeout: float | None = None) -> Any:
@@ -81,13 +107,14 @@ class Job:
         self.record = self.app.cancel(self.id).record
         return self
 
-    def watch(self, *, after: int = 0) -> Watch:
+    def watch(self, *, after: int = 0) -> Events:
         return self.app.watch(self.id, after=after)
 
 
-def result_of(app: App, record: JobRecord) -> Any:
+def result_of(app: Jobs, record: JobRecord) -> Any:
+    """The result of an ended job: its value, or JobFailed / JobCancelled."""
     if record.status == JobStatus.SUCCEEDED:
-        text = app.store.result(record.id)
+        text = app.result_text(record.id)
         return loads(text) if text is not None else None
     if record.status == JobStatus.FAILED:
         raise JobFailed(

@@ -7,9 +7,9 @@ import importlib
 import inspect
 import string
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, Unpack
 
 import pydantic
 from pydantic import ConfigDict
@@ -20,7 +20,6 @@ from .snapshot import dumps
 from .storable import find_unstorable, problem
 
 if TYPE_CHECKING:
-    from .app import App
     from .job import Job
 
 DedupeKey = str | Callable[..., str]
@@ -55,11 +54,72 @@ class TaskOptions:
     """The steps the task goes through, for display (``init``, ``processing``…)."""
     description: str = ""
 
+    def __post_init__(self) -> None:
+        for option, value in (
+            ("max_concurrency", self.max_concurrency),
+            ("per_owner_limit", self.per_owner_limit),
+        ):
+            if value is not None and value < 1:
+                raise ConfigurationError(f"Expected {option} >= 1, but got {value!r}")
+        if (
+            self.retries < 0
+            or (self.timeout is not None and self.timeout <= 0)
+            or self.retry_backoff < 0
+        ):
+            raise ConfigurationError(
+                f"Expected retries >= 0, retry_backoff >= 0 and timeout > 0, but got "
+                f"{self.retries!r}, {self.retry_backoff!r}, {self.timeout!r}"
+            )
+
+    @classmethod
+    def of(cls, fn: Callable[..., Any], **options: Unpack[TaskKwargs]) -> TaskOptions:
+        """The options of ``fn`` registered with ``options`` (``App.task``'s keywords). Its
+        name defaults to ``module.function`` (the bare function name in ``__main__``)."""
+        values: dict[str, Any] = dict(options)
+        if values.get("name") is None:
+            module = fn.__module__
+            values["name"] = (
+                fn.__name__
+                if module == "__main__"
+                else f"{module.rsplit('.', 1)[-1]}.{fn.__name__}"
+            )
+        values["steps"] = tuple(values.get("steps", ()))
+        values["description"] = (fn.__doc__ or "").strip()
+        return cls(**values)
+
+
+class TaskKwargs(TypedDict, total=False):
+    """The keywords of :meth:`App.task <jobwire.App.task>`: see :class:`TaskOptions`."""
+
+    name: str | None
+    max_concurrency: int | None
+    per_owner_limit: int | None
+    dedupe_key: DedupeKey | None
+    cache_ttl: float | None
+    dedupe_scope: Literal["owner", "shared"]
+    retries: int
+    retry_backoff: float
+    timeout: float | None
+    steps: Sequence[str]
+
+
+class Submits(Protocol):
+    """What a :class:`Task` needs of the App it is registered with."""
+
+    def submit(
+        self,
+        task: str,
+        args: dict[str, Any] | None = None,
+        *,
+        owner: str | None = None,
+        delay: float | None = None,
+    ) -> Job: ...
+
 
 class Task:
     """A registered function. Made by :meth:`App.task`; submit it with :meth:`submit`."""
 
-    def __init__(self, app: App, fn: Callable[..., Any], options: TaskOptions) -> None:
+    def __init__(self, app: Submits, fn: Callable[..., Any], options: TaskOptions) -> None:
         self.app = app
         self.fn = fn
         self.options = options

@@ -5,25 +5,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import Executor
+from .base import Attempt, Call, Executor, PoolExecutor, Queued, Runner
 
 if TYPE_CHECKING:
-    from ..worker import Worker
+    from .celery import CeleryHost
 
 
-def make_executor(kind: str, worker: Worker, concurrency: int) -> Executor:
+def make_executor(kind: str, concurrency: int, host: CeleryHost) -> Executor:
+    """The executor named ``kind``; ``host`` (the App) is what a Celery executor calls back."""
     if kind == "threads":
         from .threads import ThreadExecutor
 
-        return ThreadExecutor(worker, concurrency)
+        return ThreadExecutor(concurrency)
     if kind == "processes":
         from .processes import ProcessExecutor
 
-        return ProcessExecutor(worker, concurrency)
+        return ProcessExecutor(concurrency)
     if kind == "celery":
         from .celery import CeleryExecutor
 
-        return CeleryExecutor(worker, concurrency)
+        return CeleryExecutor(concurrency, host)
     from ..errors import ConfigurationError
 
     raise ConfigurationError(
@@ -31,4 +32,12 @@ def make_executor(kind: str, worker: Worker, concurrency: int) -> Executor:
     )
 
 
-__all__ = ["Executor", "make_executor"]
+__all__ = [
+    "Attempt",
+    "Call",
+    "Executor",
+    "PoolExecutor",
+    "Queued",
+    "Runner",
+    "make_executor",
+]

@@ -3,9 +3,9 @@
 Submitting writes the job row (``queued``) and then sends one Celery message that carries
 only the job id, with the job id as the Celery task id. A Celery worker (``jobwire worker``
 with ``JOBWIRE_EXECUTOR=celery``) receives it and hands it to this process's jobwire
-:class:`~jobwire.worker.Worker`, which claims that one job in the database, runs it in the
-Celery pool's thread with the usual :class:`~jobwire.Progress` (events to the bus, snapshots
-to the store) and writes how it ended. Only then does Celery acknowledge the message.
+:class:`~jobwire.worker.Worker` (its ``run_job``), which claims that one job in the database,
+runs it in the Celery pool's thread with the usual :class:`~jobwire.Progress` (events to the
+bus, snapshots to the store) and writes how it ended. Only then does Celery acknowledge the message.
 
 The database decides, Celery delivers. Limits, dedupe and per-owner rules are enforced in
 the store, so they hold across any number of workers. A message is delivered again when its
@@ -28,17 +28,18 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ConfigurationError, MissingDependency
-from .threads import ThreadExecutor
+from .aio import AsyncTasks
+from .base import Attempt, Executor, Queued
 
 if TYPE_CHECKING:
     from celery import Celery
 
-    from ..app import App
-    from ..worker import Run, Worker
+    from ..settings import Settings
+    from ..store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,30 @@ TASK_NAME = "jobwire.run"
 #: Set in a prefork child (by Celery's ``worker_process_init``): a hard stop may kill it.
 _in_pool_child = False
 _main_pid: int | None = None
+
+
+class DeliveredRunner(Protocol):
+    """A worker that runs the jobs delivered to it one by one."""
+
+    def run_job(self, job_id: str, task_name: str | None = None) -> float | None:
+        """Run one attempt in the calling thread; None when the message is done with, else
+        the seconds after which to deliver it again."""
+
+
+class CeleryHost(Protocol):
+    """What the executor needs of the App that owns it."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    def start(self) -> DeliveredRunner:
+        """This process's worker, started on first call."""
+
+    def forget_connections(self, *, close: bool = False) -> None:
+        """Drop the store and bus connections (in a forked child, or before forking)."""
 
 
 def _import_celery() -> Any:
@@ -59,14 +84,108 @@ def _import_celery() -> Any:
     return celery
 
 
-def make_celery(app: App) -> Celery:
-    """The Celery app that carries ``app``'s jobs, configured so that a message is only
+class CeleryExecutor(Executor):
+    """Runs attempts in the thread Celery calls the task on (see the worker's ``run_job``).
+    Async tasks run on one event loop thread, as with the threads executor. Jobs are handed
+    on as Celery messages (:meth:`notify_queued`) and revoked when cancelled while queued."""
+
+    kind = "celery"
+
+    def __init__(self, concurrency: int, host: CeleryHost) -> None:
+        super().__init__(concurrency)
+        self.host = host
+        self._celery: Celery | None = None
+        self._async = AsyncTasks()
+
+    @property
+    def celery(self) -> Celery:
+        """The Celery app that carries the jobs, built on first use."""
+        if self._celery is None:
+            self._celery = make_celery(self.host)
+        return self._celery
+
+    def start(self) -> None:
+        pass  # Celery's pool runs the attempts; no threads of our own
+
+    def call(self, attempt: Attempt, kwargs: dict[str, Any]) -> Any:
+        if attempt.task.is_async:
+            return self._async.run(attempt, kwargs)
+        return attempt.task.fn(**kwargs)
+
+    def cancel(self, attempt: Attempt) -> None:
+        self._async.cancel(attempt)
+
+    def notify_queued(self, jobs: Sequence[Queued]) -> None:
+        """Send one message per job. Raises what the broker raises."""
+        celery = self.celery
+        queue = self.host.settings.celery_queue
+        now = time.time()
+        for job_id, task, run_after in jobs:
+            countdown = run_after - now
+            celery.send_task(
+                TASK_NAME,
+                args=[job_id, task],
+                task_id=job_id,
+                queue=queue,
+                countdown=countdown if countdown > 0.05 else None,
+            )
+
+    def notify_cancelled(self, job_id: str) -> None:
+        """Tell the workers to drop the message of a job cancelled while queued. Best
+        effort: a delivered message finds the job cancelled and does nothing anyway."""
+        try:
+            self.celery.control.revoke(job_id)
+        except Exception as exc:  # the broker is away: the message finds the job cancelled
+            logger.warning("could not revoke job %s's message: %s", job_id, exc)
+
+    def hard_stop(self, attempt: Attempt) -> None:
+        if _in_pool_child:
+            logger.warning(
+                "job %s ignored its cancel: killing pool process %d (Celery starts another)",
+                attempt.job_id,
+                os.getpid(),
+                extra={"job_id": attempt.job_id, "action": "hard_stop"},
+            )
+            os.kill(os.getpid(), signal.SIGKILL)
+        super().hard_stop(attempt)
+
+    def run_worker(self, *, pool: str = "prefork", loglevel: str = "INFO") -> None:
+        """Run a Celery worker for the host's jobs in this process until it is stopped
+        (SIGTERM: running jobs finish first; SIGQUIT: at once, their messages come back)."""
+        settings = self.host.settings
+        self.host.store.upgrade()
+        self.host.forget_connections(close=True)  # prefork children open their own
+        # One line per job received and per job done would cost more than a no-op job:
+        # jobwire's store and dashboard already show every job. Set these loggers to INFO
+        # to see them.
+        for name in ("celery.worker.strategy", "celery.app.trace"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        node = f"jobwire-{os.getpid()}@{socket.gethostname()}"
+        self.celery.worker_main(
+            [
+                "worker",
+                f"--concurrency={self.concurrency}",
+                f"--pool={pool}",
+                f"--queues={settings.celery_queue}",
+                f"--hostname={node}",
+                f"--loglevel={loglevel}",
+                "--without-gossip",
+                "--without-mingle",
+            ]
+        )
+
+    def shutdown(self) -> None:
+        self._async.close()
+
+
+def make_celery(host: CeleryHost) -> Celery:
+    """The Celery app that carries ``host``'s jobs, configured so that a message is only
     acknowledged once its job's outcome is stored, and is delivered again when its worker
     dies."""
     celery_mod = _import_celery()
     from celery import signals
 
-    settings = app.settings
+    settings = host.settings
     if not settings.celery_broker_url:
         raise ConfigurationError(
             "executor='celery' needs a broker: set JOBWIRE_CELERY_BROKER_URL "
@@ -94,7 +213,7 @@ def make_celery(app: App) -> Celery:
     @celery.task(name=TASK_NAME, bind=True, max_retries=None)  # type: ignore[untyped-decorator]
     def run(self: Any, job_id: str, task: str | None = None) -> None:
         try:
-            delay = local_worker(app).run_job(job_id, task)
+            delay = host.start().run_job(job_id, task)
         except Exception as exc:
             # The database or the bus failed us (a task's own errors never get here): the
             # message must not be acknowledged as done. Deliver it again, backing off.
@@ -119,105 +238,20 @@ def make_celery(app: App) -> Celery:
         global _in_pool_child
         # Sent in each prefork child, and in the main process by the solo pool.
         _in_pool_child = _main_pid is not None and os.getpid() != _main_pid
-        app.forget_connections()  # a forked child must not share the parent's sockets
+        host.forget_connections()  # a forked child must not share the parent's sockets
         # Start the engine now, not at the first job: it also recovers the jobs of killed
         # workers, which must not wait until this process happens to receive a message.
         try:
-            local_worker(app)
+            host.start()
         except Exception:  # the database is down: the first job starts it instead
             logger.exception("could not start the jobwire engine in pool process %d", os.getpid())
 
     def worker_ready(sender: Any = None, **_: Any) -> None:
         pool = getattr(getattr(sender, "controller", None), "pool_cls", None)
-        if app.worker is None and not getattr(pool, "__module__", "").endswith("prefork"):
-            local_worker(app)  # the threads pool: jobs run in this process
+        if not getattr(pool, "__module__", "").endswith("prefork"):
+            host.start()  # the threads pool: jobs run in this process
 
     signals.worker_init.connect(worker_init, weak=False)
     signals.worker_process_init.connect(child_started, weak=False)
     signals.worker_ready.connect(worker_ready, weak=False)
     return celery
-
-
-def local_worker(app: App) -> Worker:
-    """This process's jobwire worker (its engine thread writes progress and outcomes,
-    renews leases and recovers lost jobs), started on first use."""
-    worker = app.worker
-    if worker is None:
-        worker = app.start()
-    return worker
-
-
-def send(app: App, jobs: Iterable[tuple[str, str, float]]) -> None:
-    """Send one message per ``(job id, task, run after)``. Raises what the broker raises."""
-    celery = app.celery
-    queue = app.settings.celery_queue
-    now = time.time()
-    for job_id, task, run_after in jobs:
-        countdown = run_after - now
-        celery.send_task(
-            TASK_NAME,
-            args=[job_id, task],
-            task_id=job_id,
-            queue=queue,
-            countdown=countdown if countdown > 0.05 else None,
-        )
-
-
-def revoke(app: App, job_id: str) -> None:
-    """Tell the workers to drop the message of a job cancelled while queued. Best effort:
-    a delivered message finds the job cancelled and does nothing anyway."""
-    try:
-        app.celery.control.revoke(job_id)
-    except Exception as exc:
-        logger.warning("could not revoke job %s's message: %s", job_id, exc)
-
-
-def run_worker(
-    app: App, *, concurrency: int, pool: str = "prefork", loglevel: str = "INFO"
-) -> None:
-    """Run a Celery worker for ``app``'s jobs in this process until it is stopped (SIGTERM:
-    running jobs finish first; SIGQUIT: at once, their messages come back)."""
-    app.store.upgrade()
-    app.forget_connections(close=True)  # prefork children open their own
-    # One line per job received and per job done would cost more than a no-op job: jobwire's
-    # store and dashboard already show every job. Set these loggers to INFO to see them.
-    for name in ("celery.worker.strategy", "celery.app.trace"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    node = f"jobwire-{os.getpid()}@{socket.gethostname()}"
-    app.celery.worker_main(
-        [
-            "worker",
-            f"--concurrency={concurrency}",
-            f"--pool={pool}",
-            f"--queues={app.settings.celery_queue}",
-            f"--hostname={node}",
-            f"--loglevel={loglevel}",
-            "--without-gossip",
-            "--without-mingle",
-        ]
-    )
-
-
-class CeleryExecutor(ThreadExecutor):
-    """Runs attempts in the thread Celery calls the task on (see :meth:`Worker.run_job`).
-    Async tasks run on one event loop thread, as with the threads executor."""
-
-    kind = "celery"
-    claims = False
-
-    def start(self) -> None:
-        pass  # Celery's pool runs the attempts; no threads of our own
-
-    def submit(self, run: Run) -> None:
-        raise RuntimeError("Celery delivers jobs to Worker.run_job; nothing is submitted")
-
-    def hard_stop(self, run: Run) -> None:
-        if _in_pool_child:
-            logger.warning(
-                "job %s ignored its cancel: killing pool process %d (Celery starts another)",
-                run.job_id,
-                os.getpid(),
-                extra={"job_id": run.job_id, "action": "hard_stop"},
-            )
-            os.kill(os.getpid(), signal.SIGKILL)
-        super().hard_stop(run)

@@ -15,11 +15,11 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from .base import Attempt
 from .threads import ThreadExecutor
 
 if TYPE_CHECKING:
     from ..progress import Progress
-    from ..worker import Run
 
 
 class ProcessExecutor(ThreadExecutor):
@@ -31,14 +31,14 @@ class ProcessExecutor(ThreadExecutor):
         self._events: Any = self._manager.Queue()
         self._cancelled: Any = self._manager.dict()
         self._pool = ProcessPoolExecutor(max_workers=self.concurrency, mp_context=ctx)
-        self._runs: dict[str, Run] = {}
+        self._runs: dict[str, Attempt] = {}
         self._forwarder = threading.Thread(
             target=self._forward, name="jobwire-forward", daemon=True
         )
         self._forwarder.start()
         super().start()
 
-    def call(self, run: Run, kwargs: dict[str, Any]) -> Any:
+    def call(self, run: Attempt, kwargs: dict[str, Any]) -> Any:
         if run.task.is_async:
             return super().call(run, kwargs)
         self._runs[run.job_id] = run
@@ -64,7 +64,7 @@ class ProcessExecutor(ThreadExecutor):
             self._runs.pop(run.job_id, None)
             self._cancelled.pop(run.job_id, None)
 
-    def cancel(self, run: Run) -> None:
+    def cancel(self, run: Attempt) -> None:
         if run.job_id in self._runs:
             self._cancelled[run.job_id] = True
         super().cancel(run)
@@ -88,7 +88,7 @@ class ProcessExecutor(ThreadExecutor):
                 state["step"],
                 state["message"],
             )
-            self.worker.report(run, kind, log)
+            self.runner.report(run, kind, log)
 
     def shutdown(self) -> None:
         super().shutdown()

@@ -8,29 +8,22 @@ and can be cancelled for real.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import queue
 import threading
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .base import Executor
-
-if TYPE_CHECKING:
-    from ..worker import Run
+from .aio import AsyncTasks
+from .base import Attempt, PoolExecutor
 
 
-class ThreadExecutor(Executor):
+class ThreadExecutor(PoolExecutor):
     kind = "threads"
 
-    def __init__(self, worker: Any, concurrency: int) -> None:
-        super().__init__(worker, concurrency)
-        self._queue: queue.SimpleQueue[Run | None] = queue.SimpleQueue()
+    def __init__(self, concurrency: int) -> None:
+        super().__init__(concurrency)
+        self._queue: queue.SimpleQueue[Attempt | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: threading.Thread | None = None
-        self._loop_lock = threading.Lock()
+        self._async = AsyncTasks()
 
     def start(self) -> None:
         for i in range(self.concurrency):
@@ -38,51 +31,26 @@ class ThreadExecutor(Executor):
             t.start()
             self._threads.append(t)
 
-    def submit(self, run: Run) -> None:
-        self._queue.put(run)
+    def submit(self, attempt: Attempt) -> None:
+        self._queue.put(attempt)
 
     def _serve(self) -> None:
         while True:
-            run = self._queue.get()
-            if run is None:
+            attempt = self._queue.get()
+            if attempt is None:
                 return
-            self.worker.execute(run, self.call)
+            self.runner.execute(attempt, self.call)
 
-    def call(self, run: Run, kwargs: dict[str, Any]) -> Any:
-        if not run.task.is_async:
-            return run.task.fn(**kwargs)
-        coro: Coroutine[Any, Any, Any] = run.task.fn(**kwargs)
-        future = asyncio.run_coroutine_threadsafe(coro, self._event_loop())
-        run.handle = future
-        try:
-            return future.result()
-        except (asyncio.CancelledError, concurrent.futures.CancelledError):
-            from ..errors import JobCancelled
+    def call(self, attempt: Attempt, kwargs: dict[str, Any]) -> Any:
+        if attempt.task.is_async:
+            return self._async.run(attempt, kwargs)
+        return attempt.task.fn(**kwargs)
 
-            raise JobCancelled() from None
-
-    def cancel(self, run: Run) -> None:
-        if run.handle is not None:
-            run.handle.cancel()
-
-    def _event_loop(self) -> asyncio.AbstractEventLoop:
-        with self._loop_lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                self._loop_thread = threading.Thread(
-                    target=loop.run_forever, name="jobwire-async", daemon=True
-                )
-                self._loop_thread.start()
-                self._loop = loop
-            return self._loop
+    def cancel(self, attempt: Attempt) -> None:
+        self._async.cancel(attempt)
 
     def shutdown(self) -> None:
         for _ in self._threads:
             self._queue.put(None)
         self._threads.clear()
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            if self._loop_thread is not None:
-                self._loop_thread.join(timeout=5)
-            self._loop.close()
-            self._loop = None
+        self._async.close()

@@ -37,6 +37,7 @@ class ServerState:
         self._started = False
         self._lock = threading.Lock()
         self._health: tuple[float, dict[str, Any]] | None = None
+        self._owns_worker = False
         self.guards = Guards()
         """Open streams, to end those whose credential is revoked."""
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -85,9 +86,10 @@ class ServerState:
                 return
             self.app.store.upgrade()
             _ = self.auth.secret  # read (or create) the stream-token secret now, not mid-request
-            if self.run_workers or self.app.uses_celery:
-                # With Celery the worker here runs no jobs: it recovers those of killed workers.
-                self.app.start()
+            # Without workers of its own, the engine here runs no jobs: it recovers those of
+            # killed workers. A worker the App already had is left to its owner.
+            self._owns_worker = self.app.worker is None
+            self.app.start(run_jobs=self.run_workers)
             loop = self._loop = asyncio.get_running_loop()
             self.hub.start(loop)
             if self.settings.auth != "none":
@@ -141,8 +143,9 @@ class ServerState:
             self._watcher.cancel()
             self._watcher = None
         self.hub.stop()
-        if self.run_workers:
+        if self._owns_worker:
             self.app.stop(grace=5.0)
+            self._owns_worker = False
         self._started = False
 
     # -- visibility -----------------------------------------------------------------------
