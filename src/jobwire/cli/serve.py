@@ -144,17 +144,21 @@ def worker_cmd(
     app = load_app(target)
     if executor is not None:
         app.settings.executor = executor  # type: ignore[assignment]
-    if app.uses_celery:
-        from ..executors.celery import run_worker
+    if app.settings.executor == "celery":
+        from ..executors.celery import CeleryExecutor
 
         if pool not in ("prefork", "threads", "solo"):
             raise typer.BadParameter(f"Expected prefork, threads or solo, but got {pool!r}")
+        if concurrency:
+            app.settings.workers = concurrency
         err.print(
-            f"celery worker: {concurrency or app.settings.workers} {pool}, "
+            f"celery worker: {app.settings.workers} {pool}, "
             f"queue {app.settings.celery_queue!r}, tasks: {', '.join(sorted(app.tasks))}"
         )
         try:
-            run_worker(app, concurrency=concurrency or app.settings.workers, pool=pool)
+            celery = app.executor
+            assert isinstance(celery, CeleryExecutor)
+            celery.run_worker(pool=pool)
         except JobwireError as exc:
             raise fail(exc) from exc
         return
