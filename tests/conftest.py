@@ -7,9 +7,12 @@ is the one place that decides; every service fixture (PostgreSQL here, Redis lat
 
 from __future__ import annotations
 
+import importlib
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any, TypeVar
 
 import pytest
@@ -42,6 +45,35 @@ def require_service(name: str, check: Callable[[], T]) -> T:
         if services_required():
             pytest.fail(f"{reason} (JOBWIRE_REQUIRE_SERVICES=1)", pytrace=False)
         pytest.skip(reason)
+
+
+def finishes_within(seconds: float, call: Callable[[], T], what: str) -> T:
+    """``call()``, run in a thread: its value or its exception, or a failure saying ``what``
+    hung when it has not returned after ``seconds``. A generous deadline against hanging,
+    not a speed claim (benchmarks are in bench/)."""
+    outcome: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # handed to the test's thread below
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        pytest.fail(f"{what} did not return within {seconds} s")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
+
+
+def require_module(name: str, install: str) -> ModuleType:
+    """Import the optional module ``name``, as :func:`require_service` checks a service: a
+    skip saying to run ``install`` when it is missing (a failure in CI)."""
+    return require_service(f"{name} ({install})", lambda: importlib.import_module(name))
 
 
 # -- clocks ---------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The embedding recipes run as real servers: jobwire mounted in FastAPI, and beside Flask."""
+"""The embedding recipes run as real servers: jobwire mounted in FastAPI, and beside Flask;
+and `jobwire serve --examples` on an install without the examples' extra."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 from httpx_sse import connect_sse
 from websockets.sync.client import connect as ws_connect
 
+from tests.e2e.browser import serve_examples
 from tests.processes import stop, wait_answering
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,3 +82,38 @@ def test_flask_beside(tmp_path) -> None:
             events = [(e.event, json.loads(e.data)) for e in source.iter_sse()]
         assert events[-1][0] == "completed"
         assert events[-1][1]["job"]["current"] == 50
+
+
+def classify(base: str, engine: str) -> dict:
+    """Run the tickets example on sample-500 with ``engine``; the job's final snapshot."""
+    submitted = httpx.post(
+        f"{base}/api/tasks/tickets.classify/jobs", json={"file_id": "sample-500", "engine": engine}
+    )
+    assert submitted.status_code == 202, submitted.text
+    snap = submitted.json()
+    deadline = time.monotonic() + 60
+    while snap["status"] not in ("succeeded", "failed", "cancelled"):
+        assert time.monotonic() < deadline, f"the {engine} job never ended: {snap}"
+        time.sleep(0.1)
+        snap = httpx.get(f"{base}/api/jobs/{snap['id']}").json()
+    return snap
+
+
+def test_serve_examples_without_scikit_learn(tmp_path) -> None:
+    # An install without `jobwire[examples]`: a `sklearn` that cannot be imported comes first
+    # on the path. The page and the rule engine work; the ai engine's job fails with a message
+    # that says what to install, not a traceback.
+    hidden = tmp_path / "no-sklearn"
+    (hidden / "sklearn").mkdir(parents=True)
+    (hidden / "sklearn" / "__init__.py").write_text(
+        'raise ImportError("scikit-learn is hidden by the test")\n'
+    )
+    path = os.pathsep.join([str(hidden), str(ROOT)])
+    with serve_examples(tmp_path, JOBWIRE_AUTH="none", PYTHONPATH=path) as base:
+        assert httpx.get(base + "/examples/tickets").status_code == 200
+        assert classify(base, "rule")["status"] == "succeeded"
+        failed = classify(base, "ai")
+    assert failed["status"] == "failed", failed
+    message = failed["error"]["message"]
+    assert "scikit-learn" in message and "pip install 'jobwire[examples]'" in message, message
+    assert "Traceback" not in message

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import require_module
 from tests.e2e.browser import ROOT, chromium, serve_examples
 
 SCREENSHOT = ROOT / "docs" / "screenshots" / "tickets.png"
@@ -37,7 +38,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """`jobwire serve --examples` on a free port, with its own SQLite file."""
-    pytest.importorskip("sklearn")
+    require_module("sklearn", "pip install 'jobwire[examples]'")
     with serve_examples(tmp_path, JOBWIRE_AUTH="none") as base:
         yield base
 

@@ -33,6 +33,7 @@ from jobwire import (
 )
 from jobwire.client import RemoteJob, StreamLost
 from jobwire.errors import InvalidCursor, RateLimited, Unauthorized
+from tests.conftest import finishes_within
 from tests.integration.server_fixtures import TcpProxy, free_socket, running_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,18 +165,16 @@ def test_cancel_a_running_job(client: Client, spinning: RemoteJob) -> None:
 
 def test_wait_long_polls_until_the_job_ends(client: Client) -> None:
     job = client.submit("items", {"n": 50, "delay": 0.01})
-    started = time.monotonic()
     done = client.wait(job.id, timeout=30)
     assert done.status == JobStatus.SUCCEEDED
     assert done.snapshot["current"] == 50
-    assert time.monotonic() - started < 20
 
 
 def test_wait_times_out_and_the_job_goes_on(client: Client, spinning: RemoteJob) -> None:
     started = time.monotonic()
     with pytest.raises(WaitTimeout):
-        client.wait(spinning.id, timeout=0.5)
-    assert 0.4 < time.monotonic() - started < 5
+        finishes_within(10, lambda: client.wait(spinning.id, timeout=0.5), "wait(timeout=0.5)")
+    assert time.monotonic() - started >= 0.45, "wait() gave up before its timeout"
     assert spinning.refresh().status == JobStatus.RUNNING
 
 
@@ -316,10 +315,11 @@ def test_watch_after_a_seq_replays_only_what_came_after(client: Client) -> None:
         assert [m["seq"] for m in tail] == [final - 2, final - 1, final], transport
         assert tail[-1]["type"] == "completed"
         # Nothing comes after the final seq: the watch ends at once, it does not hang.
-        started = time.monotonic()
         with Client(client.url, transports=(transport,), retries=0) as c:
-            assert list(c.watch(job.id, after=final)) == [], transport
-        assert time.monotonic() - started < 5
+            rest = finishes_within(
+                10, lambda: list(c.watch(job.id, after=final)), f"{transport} watch after the end"
+            )
+        assert rest == [], transport
 
 
 def test_watch_gives_up_after_its_retries() -> None:

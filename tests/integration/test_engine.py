@@ -44,10 +44,8 @@ def test_500_items_progress_is_ordered_bounded_and_complete(app: App) -> None:
         return n
 
     with app:
-        started = time.monotonic()
         job = work.submit(n=500)
         events = list(job.watch())
-        elapsed = time.monotonic() - started
     final = events[-1]["job"]
     assert final["status"] == "succeeded"
     assert final["current"] == final["total"] == 500
@@ -56,8 +54,8 @@ def test_500_items_progress_is_ordered_bounded_and_complete(app: App) -> None:
     assert seqs == sorted(set(seqs)), "seq must strictly grow"
     percents = [e["job"]["percent"] for e in events if e["job"]["percent"] is not None]
     assert percents == sorted(percents), "percent must never go down"
-    # Throttled: about one event per interval plus the status changes, never one per item.
-    assert len(events) <= elapsed / INTERVAL + 8
+    # Throttled: never one event per item. (At most one per interval, plus the status
+    # changes: tests/unit/test_progress.py, on a fake clock.)
     assert len(events) < 100
     # The store keeps the same stream for resuming.
     stored = app.store.events(job.id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -43,9 +42,6 @@ def test_cancel_reaches_the_child(app: App) -> None:
         for event in job.watch():
             if event["job"]["current"] > 10:
                 break
-        started = time.monotonic()
         app.cancel(job.id)
-        job.wait(10)
-        took = time.monotonic() - started
+        job.wait(10)  # WaitTimeout if the child spun on: it would run its 30 s
     assert job.status == JobStatus.CANCELLED
-    assert took < 10

@@ -24,7 +24,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -370,12 +369,13 @@ def test_streams_and_polls_survive_a_redis_restart(deployment: Deployment) -> No
                 url = f"{base}/api/jobs/{job_id}"
                 first = await http.get(url)
                 assert first.status_code == 200
-                started = time.monotonic()
-                polled = await http.get(
-                    url, params={"wait": 5}, headers={"If-None-Match": first.headers["etag"]}
-                )
+                try:  # held to its end, the poll would outlast the client's 10 s timeout
+                    polled = await http.get(
+                        url, params={"wait": 30}, headers={"If-None-Match": first.headers["etag"]}
+                    )
+                except httpx.ReadTimeout:
+                    pytest.fail(f"{base}: the long poll did not wake on a change in the database")
                 assert polled.status_code == 200, base  # a change, read from the database
-                assert time.monotonic() - started < 2, base
                 assert polled.json()["seq"] > first.json()["seq"]
                 assert polled.json()["current"] >= first.json()["current"]
                 await asyncio.sleep(0.3)
@@ -384,6 +384,9 @@ def test_streams_and_polls_survive_a_redis_restart(deployment: Deployment) -> No
         await asyncio.sleep(max(0.0, down + 2.5 - time.monotonic()))
         # Nothing came through the bus while Redis was down: streams were served by polling.
         assert {base: stats(base)["streams"]["delivered"] for base in (a, b)} == delivered
+        # Publishing to a Redis that is not there did not hold the worker up: the job went on.
+        late = httpx.get(f"{a}/api/jobs/{job_id}").json()
+        assert late["status"] == "succeeded" or late["current"] > again.json()["current"], late
         deployment.redis.start()
         up = time.monotonic()
         # The buses reconnect by themselves, and events are pushed through them again.
@@ -409,11 +412,6 @@ def test_streams_and_polls_survive_a_redis_restart(deployment: Deployment) -> No
         assert len(during) >= 3, (seen.name, during)
         # And it went on after push was back, to the final event.
         assert seen.between(times["pushed"], time.monotonic()), seen.name
-    # Publishing to a Redis that is not there did not hold the worker up.
-    took = datetime.fromisoformat(final["finished_at"]) - datetime.fromisoformat(
-        final["started_at"]
-    )
-    assert took.total_seconds() < 12 + 3, final
 
 
 # -- a server dies --------------------------------------------------------------------------------

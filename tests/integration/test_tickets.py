@@ -19,6 +19,9 @@ from jobwire.examples.tickets.generator import (
     load,
     particle,
 )
+from tests.conftest import require_module
+
+EXAMPLES_EXTRA = "pip install 'jobwire[examples]'"
 
 #: Measured on sample-500: rule 0.766, ai 0.926 (sample-2000: 0.747 and 0.927). The floors
 #: leave room for changes to the phrases without letting either engine silently fall apart.
@@ -100,11 +103,10 @@ def accuracy(engine: engines.Engine, file_id: str) -> float:
     return sum(p.category == t.category for p, t in zip(predicted, rows, strict=True)) / len(rows)
 
 
-def test_rule_engine_accuracy_and_speed() -> None:
+def test_rule_engine_accuracy() -> None:
+    # Its speed (sample-500 well under a second) is measured by bench/hot_paths.py.
     rule = engines.get_engine("rule")
-    started = time.perf_counter()
     score = accuracy(rule, "sample-500")
-    assert time.perf_counter() - started < 1.0
     assert score >= RULE_FLOOR
     assert (
         rule.predict_many(["환불 요청합니다\n반품했는데 환불이 안 됐어요"])[0].category == "refund"
@@ -113,7 +115,7 @@ def test_rule_engine_accuracy_and_speed() -> None:
 
 
 def test_ai_engine_accuracy_beats_the_rules() -> None:
-    pytest.importorskip("sklearn")
+    require_module("sklearn", EXAMPLES_EXTRA)
     model = engines.get_engine("ai")
     assert isinstance(model, engines.ModelEngine)
     assert model.trained_on == generator.TRAIN_SIZE
@@ -161,7 +163,7 @@ def app(tmp_path) -> Iterator[App]:
 @pytest.mark.parametrize("engine", ["rule", "ai"])
 def test_classify_end_to_end(app: App, engine: str) -> None:
     if engine == "ai":
-        pytest.importorskip("sklearn")
+        require_module("sklearn", EXAMPLES_EXTRA)
     with app:
         job = app.submit("tickets.classify", {"file_id": "sample-500", "engine": engine})
         events = list(job.watch())

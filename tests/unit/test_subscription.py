@@ -94,14 +94,26 @@ def test_final_events_beyond_the_limit_are_all_kept() -> None:
     assert sub.coalesced > 0
 
 
+class Counted(dict[str, Any]):
+    """An event that counts how often it is read, in ``reads`` (shared by all of them)."""
+
+    reads = [0]
+
+    def __getitem__(self, key: str) -> Any:
+        self.reads[0] += 1
+        return super().__getitem__(key)
+
+
 def test_coalescing_stays_cheap_when_it_cannot_shrink_the_queue() -> None:
     # 5,000 live jobs, each with one event: nothing can be coalesced away. The limit doubles
-    # so the queue is not scanned on every put.
+    # so the queue is not scanned on every put: each event is read a few times in all, not
+    # once per later put (some 12 million reads). bench/hot_paths.py times it.
     sub = make(maxlen=16)
-    started = time.perf_counter()
-    for i in range(5_000):
-        sub.put(event(f"job{i}", 1))
-    assert time.perf_counter() - started < 2
+    events = [Counted(event(f"job{i}", 1)) for i in range(5_000)]
+    Counted.reads[0] = 0
+    for ev in events:
+        sub.put(ev)  # type: ignore[arg-type]
+    assert Counted.reads[0] <= 100 * len(events), f"{Counted.reads[0]:,} reads of the events"
     assert sub.qsize() == 5_000 and sub.coalesced == 0
     assert len(sub.get_nowait_batch()) == 5_000
     # Once drained, the buffer is back to its normal size.
@@ -134,15 +146,13 @@ def test_maxlen_must_be_positive() -> None:
         make(maxlen=0)
 
 
-def test_publishing_to_a_thousand_listeners_is_fast() -> None:
+def test_publishing_reaches_a_thousand_listeners() -> None:
+    # How fast it does is measured by bench/hot_paths.py.
     bus = MemoryBus()
     subs = [bus.subscribe("a") for _ in range(500)] + [bus.subscribe() for _ in range(500)]
     ev = event("a", 1)
-    started = time.perf_counter()
     for _ in range(100):
         bus.publish([ev])
-    elapsed = time.perf_counter() - started
-    assert elapsed < 2, f"100 events to 1,000 listeners took {elapsed:.2f} s"
     assert all(sub.qsize() == 100 for sub in subs)
 
 
