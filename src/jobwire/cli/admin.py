@@ -79,13 +79,13 @@ def keys_revoke(key_id: str, database: DatabaseOption = None) -> None:
 @db_cli.command("upgrade")
 def db_upgrade(database: DatabaseOption = None) -> None:
     """Create or migrate jobwire's tables."""
-    from ..store.migrate import pending
     from ..store.sql import SQLStore
 
     store = SQLStore(App(database).settings.database_url)
-    todo = pending(store._writer)
+    todo = store.pending()
     if not todo:
         console.print("database is up to date")
+        store.close()
         return
     with Progress(
         TextColumn("migrating"),
