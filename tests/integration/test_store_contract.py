@@ -24,7 +24,7 @@ from jobwire.errors import (
 )
 from jobwire.retry import retry_delay
 from jobwire.snapshot import Event, JobRecord
-from jobwire.status import JobStatus
+from jobwire.status import JobState, JobStatus, Transition, check
 from jobwire.store import ApiKey, Claim, Finish, Report, Store, migrate
 from jobwire.store.common import EVENTS_KEPT, HISTORY_KEPT, PRUNE_EVERY
 from jobwire.store.sql import SQLStore
@@ -129,6 +129,27 @@ class StoreContract:
     def check_first_upgrade(self, applied: list[str]) -> None:
         """What the first ``upgrade()`` of a new store returns."""
         raise NotImplementedError
+
+    @pytest.fixture(autouse=True)
+    def _status_changes_follow_the_state_machine(self, store: Store) -> Iterator[None]:
+        """After every test, each job's status events replay through ``status.check``: no
+        SQL the store ran (claims, reports, finishes, cancels, recovery, release) made a move
+        that ``TRANSITIONS`` does not allow."""
+        yield
+        cursor: str | None = None
+        while True:
+            page = store.list(cursor=cursor, limit=200)
+            for job in page.jobs:
+                status = JobStatus.QUEUED  # every job starts queued, with no event
+                for event in store.events(job.id, limit=10 * EVENTS_KEPT):
+                    to = JobStatus(event["job"]["status"])
+                    if to != status:
+                        assert check(JobState(status), Transition(to)) is None, (job.id, event)
+                        status = to
+                assert status == job.status, job.id
+            cursor = page.next_cursor
+            if cursor is None:
+                break
 
     # -- helpers ----------------------------------------------------------------------
 

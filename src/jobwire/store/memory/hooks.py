@@ -10,6 +10,8 @@ from .state import MemoryBase
 
 
 class MemoryHookStore(MemoryBase, HookStore):
+    """The HookStore part of MemoryStore."""
+
     def add_hook(self, job_id: str, key: str, payload: str) -> bool:
         now = self.clock()
         with self._lock:

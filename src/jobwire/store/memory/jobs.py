@@ -24,6 +24,8 @@ S = JobStatus
 
 
 class MemoryJobStore(MemoryBase, JobStore):
+    """The JobStore part of MemoryStore."""
+
     def submit(
         self,
         job: JobRecord,

@@ -25,6 +25,8 @@ S = JobStatus
 
 
 class MemoryLeaseStore(MemoryBase, LeaseStore):
+    """The LeaseStore part of MemoryStore."""
+
     def write(
         self,
         worker_id: str,
@@ -115,7 +117,8 @@ class MemoryLeaseStore(MemoryBase, LeaseStore):
         room = room_left(claim.limits, {t: self._running(t) for t in claim.limits})
         allowed = {t for t in claim.tasks if room.get(t, 1) > 0}
         candidates = [(j.id, j.task) for j in self._due(now) if j.task in allowed]
-        chosen = pick(candidates, claim.slots, room)
+        looked_at = claim.slots * 4 if claim.limits else claim.slots  # as the SQL stores
+        chosen = pick(candidates[:looked_at], claim.slots, room)
         out = []
         for job_id in chosen:
             job = self._jobs[job_id]

@@ -8,12 +8,11 @@ One module per concern: :mod:`.engine` (engines, transactions, StoreUnavailable)
 
 from __future__ import annotations
 
-import builtins
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from ...snapshot import EventKind
-from ..base import ApiKey, Store
+from ..base import Store
 from ..common import CURSOR_PATTERN, EVENTS_KEPT, HISTORY_KEPT
 from .engine import SQLBase, normalize_url
 from .hooks import SQLHookStore
@@ -41,34 +40,6 @@ class SQLStore(SQLJobStore, SQLLeaseStore, SQLHookStore, Store):
     def keys(self) -> SQLKeyStore:
         """API keys and the shared secret."""
         return self._keys
-
-    # -- deprecated: use store.keys -----------------------------------------------------
-
-    def create_key(
-        self, user: str, *, roles: Sequence[str] = (), teams: Sequence[str] = ()
-    ) -> tuple[str, str]:
-        """Deprecated: ``store.keys.create_key``."""
-        return self.keys.create_key(user, roles=roles, teams=teams)
-
-    def find_key(self, secret: str) -> ApiKey | None:
-        """Deprecated: ``store.keys.find_key``."""
-        return self.keys.find_key(secret)
-
-    def list_keys(self) -> builtins.list[tuple[ApiKey, float, float | None]]:
-        """Deprecated: ``store.keys.list_keys``."""
-        return self.keys.list_keys()
-
-    def revoked_keys(self, since: float = 0.0) -> builtins.list[tuple[str, float]]:
-        """Deprecated: ``store.keys.revoked_keys``."""
-        return self.keys.revoked_keys(since)
-
-    def revoke_key(self, key_id: str) -> bool:
-        """Deprecated: ``store.keys.revoke_key``."""
-        return self.keys.revoke_key(key_id)
-
-    def meta_value(self, key: str, default: Callable[[], str]) -> str:
-        """Deprecated: ``store.keys.meta_value``."""
-        return self.keys.meta_value(key, default)
 
 
 __all__ = [

@@ -12,6 +12,8 @@ from .engine import SQLBase
 
 
 class SQLHookStore(SQLBase, HookStore):
+    """The HookStore part of SQLStore."""
+
     def add_hook(self, job_id: str, key: str, payload: str) -> bool:
         if impossible_id(job_id):
             raise not_found(job_id)

@@ -39,6 +39,8 @@ PURGE_BATCH = 500
 
 
 class SQLJobStore(SQLBase, JobStore):
+    """The JobStore part of SQLStore."""
+
     def submit(
         self,
         job: JobRecord,

@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 
 class SQLLeaseStore(SQLWrites, LeaseStore):
+    """The LeaseStore part of SQLStore (its batched writes are in :mod:`.writes`)."""
+
     def claim_one(
         self, worker_id: str, job_id: str, *, limit: int | None, lease_seconds: float
     ) -> tuple[JobRecord | None, Event | None]:

@@ -30,6 +30,8 @@ from .statements import (
 
 
 class SQLWrites(SQLBase):
+    """``write``: reports, finishes and a claim in one transaction."""
+
     def write(
         self,
         worker_id: str,
