@@ -26,7 +26,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Unpack, overload
+from typing import Any, Literal, Unpack, overload
 
 from .bus import Bus, open_bus
 from .errors import (
@@ -343,18 +343,34 @@ class App:
 
     # -- workers ------------------------------------------------------------------------
 
+    @overload
+    def start(
+        self,
+        *,
+        workers: int | None = None,
+        executor: str | None = None,
+        run_jobs: Literal[True] = True,
+    ) -> Worker: ...
+
+    @overload
+    def start(
+        self, *, workers: int | None = None, executor: str | None = None, run_jobs: bool
+    ) -> Worker | None: ...
+
     def start(
         self, *, workers: int | None = None, executor: str | None = None, run_jobs: bool = True
-    ) -> Worker:
-        """Start this process's worker (and return it; once started, the same one). Running
-        jobs on its executor's threads or processes, unless ``run_jobs`` is False: then it
-        only keeps the jobs of other processes safe (recovers those whose worker died), as a
-        serving process does. With a Celery executor, Celery delivers the jobs.
+    ) -> Worker | None:
+        """Start this process's worker and return it (once started, the same one).
+        ``run_jobs=False`` is for a process that serves but does not run jobs: with an
+        executor of its own (threads, processes) nothing starts; with Celery, whose workers
+        are elsewhere, an engine starts that recovers the jobs of workers that died.
         ``stop()`` or leaving a ``with app:`` block stops it."""
         with self._start_lock:  # Celery's threads pool may ask from several threads at once
             if self.worker is None:
-                self.store.upgrade()
                 chosen = self._choose_executor(workers, executor)
+                if not run_jobs and chosen.claims:
+                    return None
+                self.store.upgrade()
                 worker = Worker(
                     self.store,
                     self.bus,
@@ -362,7 +378,6 @@ class App:
                     self.settings,
                     chosen,
                     secret=lambda: self.secret,
-                    claims=run_jobs,
                 )
                 worker.start()
                 self.worker = worker

@@ -27,6 +27,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -95,13 +96,16 @@ class CeleryExecutor(Executor):
         super().__init__(concurrency)
         self.host = host
         self._celery: Celery | None = None
+        self._celery_lock = threading.Lock()
         self._async = AsyncTasks()
 
     @property
     def celery(self) -> Celery:
         """The Celery app that carries the jobs, built on first use."""
         if self._celery is None:
-            self._celery = make_celery(self.host)
+            with self._celery_lock:  # submits race here: one Celery app, imported once
+                if self._celery is None:
+                    self._celery = make_celery(self.host)
         return self._celery
 
     def start(self) -> None:

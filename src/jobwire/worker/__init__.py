@@ -52,9 +52,8 @@ class Worker(Engine):
         executor: Executor,
         *,
         secret: Callable[[], str],
-        claims: bool = True,
     ) -> None:
-        super().__init__(store, bus, tasks, settings, executor, secret=secret, claims=claims)
+        super().__init__(store, bus, tasks, settings, executor, secret=secret)
         self._thread: threading.Thread | None = None
         executor.bind(self)
 
@@ -63,8 +62,7 @@ class Worker(Engine):
     def start(self) -> None:
         if self._thread is not None:
             return
-        if self.pool is not None or not self.executor.claims:
-            self.executor.start()  # a pool only when it is filled: not in a serving process
+        self.executor.start()
         self._thread = threading.Thread(
             target=self._loop, name=f"jobwire-engine-{self.id}", daemon=True
         )

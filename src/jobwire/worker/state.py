@@ -32,7 +32,6 @@ class WorkerState:
         executor: Executor,
         *,
         secret: Callable[[], str],
-        claims: bool = True,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -40,11 +39,8 @@ class WorkerState:
         """The task registry (the App's, shared: tasks registered later are found too)."""
         self.settings = settings
         self.executor = executor
-        self.pool: PoolExecutor | None = (
-            executor if claims and isinstance(executor, PoolExecutor) else None
-        )
-        """The executor, when it has slots of its own to fill with claimed jobs (and this
-        worker claims: one in a serving process only keeps other processes' jobs safe)."""
+        self.pool: PoolExecutor | None = executor if isinstance(executor, PoolExecutor) else None
+        """The executor, when it has slots of its own to fill with claimed jobs."""
         self.id = uuid.uuid4().hex[:16]
         self.concurrency = executor.concurrency
         self.lease_seconds = settings.lease_seconds
