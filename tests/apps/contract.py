@@ -9,9 +9,10 @@ import time
 from jobwire import Progress
 
 
-def count(progress: Progress, n: int = 20) -> int:
+def count(progress: Progress, n: int = 20, delay: float = 0.0) -> int:
     for _ in progress.iter(range(n), step="counting"):
-        pass
+        if delay:
+            time.sleep(delay)
     return n
 
 

@@ -71,13 +71,16 @@ class ExecutorContract:
         assert record.status == JobStatus.SUCCEEDED and record.attempt == 1
         assert record.current == record.total == 50 and record.step == "counting"
 
-    def test_progress_reaches_the_watchers_in_order(self, app: App) -> None:
-        job = app.submit("count", {"n": 200})
-        events = list(job.watch())
-        seqs = [e["seq"] for e in events]
+    def test_progress_reaches_the_store_and_the_watchers_in_order(self, app: App) -> None:
+        job = app.submit("count", {"n": 30, "delay": 0.01})
+        watched = list(job.watch())
+        assert watched[-1]["job"]["status"] == "succeeded"
+        stored = app.store.events(job.id)  # the claim, the progress and the outcome
+        seqs = [e["seq"] for e in stored]
         assert seqs == sorted(set(seqs))
-        assert events[-1]["job"]["status"] == "succeeded"
-        assert any(e["job"]["status"] == "running" for e in events[:-1])
+        assert stored[0]["job"]["status"] == "running"
+        assert stored[-1]["job"] == watched[-1]["job"]
+        assert any(e["kind"] == "progress" and e["job"]["step"] == "counting" for e in stored)
 
     def test_an_exception_fails_the_job_with_its_error(self, app: App) -> None:
         job = app.submit("fail", {"message": "it broke"}).wait(timeout=30)
