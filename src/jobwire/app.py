@@ -94,6 +94,7 @@ class App:
         self.tasks: dict[str, Task] = {}
         self._store = store
         self._bus = bus
+        self._given = (store is not None, bus is not None)
         self._lock = threading.Lock()
         self.worker: Worker | None = None
         """This process's worker, once :meth:`start` started it."""
@@ -153,14 +154,18 @@ class App:
 
     def forget_connections(self, *, close: bool = False) -> None:
         """Drop the store and bus connections so they are opened again on next use: in a
-        forked child (``close=False``: the sockets are the parent's) or before forking."""
+        forked child (``close=False``: the sockets are the parent's) or before forking. A
+        store or bus handed to the App (``App(store=…)``) is kept: it cannot be reopened
+        from a URL."""
         with self._lock:
-            if close:
-                if self._store is not None:
+            if self._store is not None and not self._given[0]:
+                if close:
                     self._store.close()
-                if self._bus is not None:
+                self._store = None
+            if self._bus is not None and not self._given[1]:
+                if close:
                     self._bus.close()
-            self._store = self._bus = None
+                self._bus = None
             self.worker = None
 
     # -- tasks --------------------------------------------------------------------------
