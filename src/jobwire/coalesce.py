@@ -32,8 +32,13 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-#: Items a reader may hold before its queue is coalesced to the newest item of each job.
+#: Items a bus subscription may hold before its queue is coalesced to the newest item of
+#: each job.
 LISTENER_BUFFER = 256
+#: Items one stream's listener may hold: fewer, so that a client that lags behind (a slow
+#: socket) skips to the newest snapshot sooner instead of draining stale ones. A listener of
+#: every job (``subscribe all``) starts here too and grows with the jobs it follows.
+STREAM_BUFFER = 64
 
 Facts = Callable[[T], tuple[str, int, bool]]
 """``facts(item) -> (job_id, seq, final)``: what the queue needs to know of an item."""
@@ -49,13 +54,14 @@ class CoalescingQueue(Generic[T]):
     ```
     """
 
-    __slots__ = ("_facts", "_items", "_limit", "coalesced", "maxlen")
+    __slots__ = ("_facts", "_limit", "coalesced", "items", "maxlen")
 
     def __init__(self, facts: Facts[T], maxlen: int = LISTENER_BUFFER) -> None:
         if maxlen < 1:
             raise ValueError(f"Expected maxlen >= 1, but got {maxlen!r}")
         self._facts = facts
-        self._items: deque[T] = deque()
+        self.items: deque[T] = deque()
+        """The waiting items, oldest first (read it; add and take through the methods)."""
         self.maxlen = maxlen
         self._limit = maxlen
         self.coalesced = 0
@@ -63,14 +69,14 @@ class CoalescingQueue(Generic[T]):
 
     def put(self, item: T) -> None:
         """Add ``item`` at the end; coalesce when the queue grows past its bound."""
-        items = self._items
+        items = self.items
         items.append(item)
         if len(items) > self._limit:
             self._coalesce()
 
     def get(self) -> T | None:
         """The oldest item, or None when the queue is empty."""
-        items = self._items
+        items = self.items
         if not items:
             return None
         item = items.popleft()
@@ -80,7 +86,7 @@ class CoalescingQueue(Generic[T]):
 
     def take(self, max_items: int | None = None) -> list[T]:
         """The oldest ``max_items`` items (all of them when None), oldest first."""
-        items = self._items
+        items = self.items
         if max_items is None or max_items >= len(items):
             taken = list(items)
             items.clear()
@@ -91,13 +97,13 @@ class CoalescingQueue(Generic[T]):
         return taken
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self.items)
 
     def __bool__(self) -> bool:
-        return bool(self._items)
+        return bool(self.items)
 
     def _coalesce(self) -> None:
-        items, facts = self._items, self._facts
+        items, facts = self.items, self._facts
         known = [facts(item) for item in items]
         newest: dict[str, tuple[int, int]] = {}  # job id -> (its highest seq, where)
         for where, (job_id, seq, _) in enumerate(known):
@@ -111,5 +117,5 @@ class CoalescingQueue(Generic[T]):
             if final or where in keep
         )
         self.coalesced += len(items) - len(kept)
-        self._items = kept
+        self.items = kept
         self._limit = max(self.maxlen, 2 * len(kept))

@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..coalesce import LISTENER_BUFFER, CoalescingQueue
+from ..coalesce import STREAM_BUFFER, CoalescingQueue
 from ..snapshot import Event
 from ..wire import encode, is_terminal, message
 
@@ -63,7 +63,7 @@ class Listener:
         hub: Hub,
         job_id: str | None,
         accepts: Callable[[str, str], bool] | None = None,
-        size: int = LISTENER_BUFFER,
+        size: int = STREAM_BUFFER,
     ) -> None:
         self.hub = hub
         self.job_id = job_id
@@ -86,7 +86,8 @@ class Listener:
 
     async def get(self, timeout: float | None = None) -> Item | None:
         """The next item, or None after ``timeout`` seconds."""
-        if not self._queue:
+        queue = self._queue
+        if not queue.items:  # the deque itself: this runs once per message per stream
             # One future and one timer: cheaper than wait_for(shield(...)) per message.
             loop = asyncio.get_running_loop()
             waiter = self._waiter = loop.create_future()
@@ -97,7 +98,7 @@ class Listener:
                 self._waiter = None
                 if timer is not None:
                     timer.cancel()
-        return self._queue.get()
+        return queue.get()
 
     def wake(self) -> None:
         """Make a waiting ``get`` return (None when nothing is queued)."""
