@@ -52,13 +52,6 @@ logger = logging.getLogger(__name__)
 _HISTORY_TTL = 10.0
 
 
-def new_job_id() -> str:
-    """32 hex digits: the milliseconds since the epoch, then 80 random bits. Ids sort by
-    creation time, so inserts append to the primary-key index instead of landing on random
-    pages (which makes every commit write more)."""
-    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
-
-
 class App:
     """Tasks, the store that keeps their jobs, the bus that carries their events, and the
     workers that run them. Options left out come from :class:`~jobwire.settings.Settings`
@@ -79,17 +72,17 @@ class App:
         store: Store | None = None,
         bus: Bus | None = None,
     ) -> None:
-        given: dict[str, Any] = {
-            "database_url": database_url,
-            "bus_url": bus_url,
-            "workers": workers,
-            "executor": executor,
-            "progress_interval": progress_interval,
-            "lease_seconds": lease_seconds,
-            "poll_interval": poll_interval,
-            "retention_days": retention_days,
-            "default_owner": default_owner,
-        }
+        given = dict(
+            database_url=database_url,
+            bus_url=bus_url,
+            workers=workers,
+            executor=executor,
+            progress_interval=progress_interval,
+            lease_seconds=lease_seconds,
+            poll_interval=poll_interval,
+            retention_days=retention_days,
+            default_owner=default_owner,
+        )
         self.settings = Settings.model_validate({k: v for k, v in given.items() if v is not None})
         self.tasks: dict[str, Task] = {}
         self._store = store
@@ -105,10 +98,6 @@ class App:
 
     def __repr__(self) -> str:
         return f"<App {self.settings.database_url} tasks={sorted(self.tasks)}>"
-
-    @property
-    def progress_interval(self) -> float:
-        return self.settings.progress_interval
 
     @property
     def store(self) -> Store:
@@ -230,20 +219,8 @@ class App:
         nothing is written."""
         t = self.get_task(task)
         values = t.validate(args if args is not None else {})
-        now = time.time()
         owner = check_text(owner or self.settings.default_owner, "owner", max_length=MAX_OWNER)
-        record = JobRecord(
-            id=new_job_id(),
-            task=t.name,
-            owner=owner,
-            args=values,
-            created_at=now,
-            run_after=now + delay if delay else now,
-            max_attempts=t.options.retries + 1,
-            timeout=t.options.timeout,
-            dedupe_key=t.dedupe_key(values, owner),
-            estimated_seconds=self._estimate(t.name),
-        )
+        record = t.new_job(values, owner, delay=delay, estimated=self._estimate(t.name))
         saved, outcome = self.store.submit(
             record, owner_limit=t.options.per_owner_limit, cache_ttl=t.options.cache_ttl
         )

@@ -6,6 +6,7 @@ import hashlib
 import importlib
 import inspect
 import string
+import time
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from pydantic import ConfigDict
 
 from .errors import ConfigurationError, InvalidArguments
 from .progress import Progress
-from .snapshot import dumps
+from .snapshot import JobRecord, dumps, new_job_id
 from .storable import find_unstorable, problem
 
 if TYPE_CHECKING:
@@ -222,6 +223,29 @@ class Task:
         return full
 
     # -- submitting ---------------------------------------------------------------------
+
+    def new_job(
+        self,
+        values: dict[str, Any],
+        owner: str,
+        *,
+        delay: float | None = None,
+        estimated: float | None = None,
+    ) -> JobRecord:
+        """The record of a new job of this task, with validated arguments ``values``."""
+        now = time.time()
+        return JobRecord(
+            id=new_job_id(),
+            task=self.name,
+            owner=owner,
+            args=values,
+            created_at=now,
+            run_after=now + delay if delay else now,
+            max_attempts=self.options.retries + 1,
+            timeout=self.options.timeout,
+            dedupe_key=self.dedupe_key(values, owner),
+            estimated_seconds=estimated,
+        )
 
     def submit(self, **args: Any) -> Job:
         """Submit a job with these arguments, owned by the app's default owner.
