@@ -119,3 +119,40 @@ hooks = sa.Table(
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("received_at", sa.Double, nullable=False),
 )
+
+files = sa.Table(
+    "jobwire_files",
+    metadata,
+    sa.Column("job_id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("content_type", sa.String(255), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("key", sa.String(255), nullable=False, unique=True),
+)
+
+file_chunks = sa.Table(
+    "jobwire_file_chunks",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("offset", sa.BigInteger, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+file_trash = sa.Table(
+    "jobwire_file_trash",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("trashed_at", sa.Double, nullable=False),
+)
+
+task_stats = sa.Table(
+    "jobwire_task_stats",
+    metadata,
+    sa.Column("task", sa.String(200), primary_key=True),
+    sa.Column("cache_hits", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("cache_misses", sa.BigInteger, nullable=False, server_default="0"),
+)
