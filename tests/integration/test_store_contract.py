@@ -30,6 +30,7 @@ from jobwire.store.common import EVENTS_KEPT, HISTORY_KEPT, PRUNE_EVERY
 from jobwire.store.sql import SQLStore
 from jobwire.testing import MemoryStore
 from tests.conftest import FakeClock
+from tests.integration.store_contract_files import FilesContract
 
 S = JobStatus
 LEASE = 30.0
@@ -107,8 +108,9 @@ def run_threads(n: int, target: Callable[[int], Any]) -> list[Any]:
     return out
 
 
-class StoreContract:
-    """The behaviour every Store must have."""
+class StoreContract(FilesContract):
+    """The behaviour every Store must have (the result cache's counters, files and blobs:
+    :class:`~tests.integration.store_contract_files.FilesContract`)."""
 
     clock: FakeClock
 

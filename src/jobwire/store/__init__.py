@@ -1,8 +1,10 @@
 """Stores: where jobs live. ``open_store(url)`` picks the implementation from the URL.
 
 :class:`Store` joins the parts each caller uses: :class:`JobStore` (the App and the server),
-:class:`LeaseStore` (workers), :class:`HookStore` (webhooks) and, as ``store.keys``,
-:class:`KeyStore` (API keys and the shared secret). Implementations: ``store.sql.SQLStore``
+:class:`LeaseStore` (workers), :class:`HookStore` (webhooks), :class:`StatsStore` (history,
+counts, the result cache), :class:`FileStore` (the files jobs saved), and, as ``store.keys``
+and ``store.blobs``, :class:`KeyStore` (API keys and the shared secret) and
+:class:`BlobStore` (file bytes kept in the database). Implementations: ``store.sql.SQLStore``
 (SQLite, PostgreSQL) and ``jobwire.testing.MemoryStore``.
 """
 
@@ -10,7 +12,10 @@ from __future__ import annotations
 
 from .base import (
     ApiKey,
+    BlobStore,
+    CacheStats,
     Claim,
+    FileStore,
     Finish,
     HookStore,
     JobStore,
@@ -18,6 +23,7 @@ from .base import (
     LeaseStore,
     Page,
     Report,
+    StatsStore,
     Store,
     SubmitOutcome,
     WriteResult,
@@ -33,7 +39,10 @@ def open_store(url: str) -> Store:
 
 __all__ = [
     "ApiKey",
+    "BlobStore",
+    "CacheStats",
     "Claim",
+    "FileStore",
     "Finish",
     "HookStore",
     "JobStore",
@@ -41,6 +50,7 @@ __all__ = [
     "LeaseStore",
     "Page",
     "Report",
+    "StatsStore",
     "Store",
     "SubmitOutcome",
     "WriteResult",

@@ -15,14 +15,20 @@ from __future__ import annotations
 
 import builtins
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
+from ..files import FileInfo
 from ..snapshot import Event, EventKind, JobRecord
 from ..status import JobStatus
 
 SubmitOutcome = Literal["created", "deduplicated", "cached"]
+
+
+class CacheStats(NamedTuple):
+    hits: int
+    misses: int
 
 
 @dataclass(slots=True)
@@ -109,10 +115,13 @@ class JobStore(ABC):
         *,
         owner_limit: int | None = None,
         cache_ttl: float | None = None,
+        fresh: bool = False,
     ) -> tuple[JobRecord, SubmitOutcome]:
         """Insert ``job`` unless its dedupe key has a live job (returned, "deduplicated") or
-        a succeeded job younger than ``cache_ttl`` (returned, "cached"). Raises
-        OwnerLimitReached when the owner has ``owner_limit`` live jobs of the task."""
+        a succeeded job younger than ``cache_ttl`` (returned, "cached"; ``fresh`` skips this
+        look). Raises OwnerLimitReached when the owner has ``owner_limit`` live jobs of the
+        task. With a ``cache_ttl``, a "cached" answer counts a cache hit for the task, a new
+        job a miss (:meth:`StatsStore.cache_stats`), in the same transaction."""
 
     @abstractmethod
     def get(self, job_id: str) -> JobRecord | None: ...
@@ -147,6 +156,15 @@ class JobStore(ABC):
         """The stored result JSON text."""
 
     @abstractmethod
+    def purge(self, older_than: float) -> int:
+        """Delete jobs that ended before ``older_than`` (UNIX time); return how many. Their
+        files' keys go to the trash (:meth:`FileStore.trash`), as with :meth:`delete`."""
+
+
+class StatsStore(ABC):
+    """Figures about tasks: run history (for ETAs), counts by status, the result cache."""
+
+    @abstractmethod
     def history(self, task: str, limit: int = 20) -> builtins.list[tuple[float, int | None]]:
         """``(duration, total)`` of the task's most recent successful runs."""
 
@@ -155,8 +173,55 @@ class JobStore(ABC):
         """Jobs by status (of one owner, when given)."""
 
     @abstractmethod
-    def purge(self, older_than: float) -> int:
-        """Delete jobs that ended before ``older_than`` (UNIX time); return how many."""
+    def cache_stats(self) -> dict[str, CacheStats]:
+        """Per task with a result cache: how many submits it answered (hits) and how many it
+        did not (misses: a new job ran)."""
+
+
+class FileStore(ABC):
+    """The files that jobs saved: one row each (their bytes are in a
+    :class:`~jobwire.files.FileStorage`), and the trash of bytes to delete."""
+
+    @abstractmethod
+    def add_file(self, worker_id: str | None, info: FileInfo) -> bool:
+        """Record a file that attempt ``info.attempt`` of its job saved, while that attempt
+        still holds the job's lease (held by ``worker_id``; None checks the attempt only) and
+        the job runs or waits. False otherwise, and nothing is recorded: the caller deletes
+        the bytes. A file of the same name is replaced; its key goes to the trash."""
+
+    @abstractmethod
+    def files(self, job_id: str) -> builtins.list[FileInfo]:
+        """The files of the job's current attempt, by name (none for an unknown job)."""
+
+    @abstractmethod
+    def file(self, job_id: str, name: str) -> FileInfo | None:
+        """One file of the job's current attempt, or None."""
+
+    @abstractmethod
+    def trash(self, limit: int = 500) -> builtins.list[str]:
+        """Keys whose bytes are to be deleted from the file storage: their row is gone
+        (replaced, or its job deleted or purged, in the same transaction)."""
+
+    @abstractmethod
+    def forget_trash(self, keys: Sequence[str]) -> None:
+        """These keys' bytes were deleted: take them out of the trash."""
+
+
+class BlobStore(ABC):
+    """File bytes kept in the database, in chunks (the default file storage), reached as
+    ``store.blobs``."""
+
+    @abstractmethod
+    def put_blob(self, key: str, chunks: Iterable[bytes]) -> None:
+        """Store ``chunks`` under ``key``, one row per chunk, streamed. When ``chunks``
+        raises, nothing is left under ``key``."""
+
+    @abstractmethod
+    def blob(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Bytes ``start`` up to ``end`` (exclusive) of ``key``, chunk by chunk."""
+
+    @abstractmethod
+    def delete_blobs(self, keys: Sequence[str]) -> None: ...
 
 
 class LeaseStore(ABC):
@@ -258,7 +323,7 @@ class KeyStore(ABC):
         every process sharing the database agrees on it)."""
 
 
-class Store(JobStore, LeaseStore, HookStore):
+class Store(JobStore, LeaseStore, HookStore, StatsStore, FileStore):
     """The whole store. :class:`~jobwire.store.sql.SQLStore` implements it for SQLite and
     PostgreSQL, :class:`~jobwire.testing.MemoryStore` in memory for tests."""
 
@@ -268,6 +333,11 @@ class Store(JobStore, LeaseStore, HookStore):
     @abstractmethod
     def keys(self) -> KeyStore:
         """API keys and the shared secret."""
+
+    @property
+    @abstractmethod
+    def blobs(self) -> BlobStore:
+        """File bytes kept in the database (the default file storage)."""
 
     @abstractmethod
     def upgrade(self) -> builtins.list[str]:

@@ -3,7 +3,7 @@
 Public as :class:`jobwire.testing.MemoryStore`. One lock guards everything, so it holds
 under threads as the SQL stores do under transactions; it is not shared between processes.
 Parts as in :mod:`jobwire.store.sql`: :mod:`.state`, :mod:`.jobs`, :mod:`.leases`,
-:mod:`.hooks`, :mod:`.keys`.
+:mod:`.hooks`, :mod:`.stats`, :mod:`.files`, :mod:`.blobs`, :mod:`.keys`.
 """
 
 from __future__ import annotations
@@ -13,14 +13,19 @@ import time
 from collections.abc import Callable
 
 from ..base import Store
+from .blobs import MemoryBlobStore
+from .files import MemoryFileStore
 from .hooks import MemoryHookStore
 from .jobs import MemoryJobStore
 from .keys import MemoryKeyStore
 from .leases import MemoryLeaseStore
 from .state import MemoryBase
+from .stats import MemoryStatsStore
 
 
-class MemoryStore(MemoryJobStore, MemoryLeaseStore, MemoryHookStore, Store):
+class MemoryStore(
+    MemoryJobStore, MemoryLeaseStore, MemoryHookStore, MemoryStatsStore, MemoryFileStore, Store
+):
     """Jobs, events and results in dicts: ``App(store=MemoryStore())`` runs tasks with no
     database file, for the tests of your own tasks.
 
@@ -48,11 +53,17 @@ class MemoryStore(MemoryJobStore, MemoryLeaseStore, MemoryHookStore, Store):
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         MemoryBase.__init__(self, clock=clock)
         self._keys = MemoryKeyStore(self._lock, clock)
+        self._blobs = MemoryBlobStore(self._lock)
 
     @property
     def keys(self) -> MemoryKeyStore:
         """API keys and the shared secret."""
         return self._keys
+
+    @property
+    def blobs(self) -> MemoryBlobStore:
+        """File bytes, kept in memory."""
+        return self._blobs
 
     def upgrade(self) -> builtins.list[str]:
         """Nothing to migrate: always ``[]``."""

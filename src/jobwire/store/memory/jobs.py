@@ -32,6 +32,7 @@ class MemoryJobStore(MemoryBase, JobStore):
         *,
         owner_limit: int | None = None,
         cache_ttl: float | None = None,
+        fresh: bool = False,
     ) -> tuple[JobRecord, SubmitOutcome]:
         now = self.clock()
         with self._lock:
@@ -39,16 +40,17 @@ class MemoryJobStore(MemoryBase, JobStore):
             if key is not None:
                 if key in self._live:
                     return self._out(self._jobs[self._live[key]]), "deduplicated"
-                if cache_ttl:
-                    fresh = [
+                if cache_ttl and not fresh:
+                    found = [
                         j
                         for j in self._jobs.values()
                         if j.dedupe_key == key
                         and j.status == S.SUCCEEDED
                         and (j.finished_at or 0.0) >= now - cache_ttl
                     ]
-                    if fresh:
-                        return self._out(max(fresh, key=lambda j: j.finished_at or 0.0)), "cached"
+                    if found:
+                        self._count_cache(job.task, hit=True)
+                        return self._out(max(found, key=lambda j: j.finished_at or 0.0)), "cached"
             if owner_limit is not None:
                 live = sum(
                     1
@@ -80,6 +82,8 @@ class MemoryJobStore(MemoryBase, JobStore):
             self._jobs[job.id] = created
             if key is not None:
                 self._live[key] = job.id
+            if cache_ttl:
+                self._count_cache(job.task, hit=False)
             return self._out(created), "created"
 
     def get(self, job_id: str) -> JobRecord | None:
@@ -145,20 +149,6 @@ class MemoryJobStore(MemoryBase, JobStore):
     def result(self, job_id: str) -> str | None:
         with self._lock:
             return self._results.get(job_id)
-
-    def history(self, task: str, limit: int = 20) -> builtins.list[tuple[float, int | None]]:
-        with self._lock:
-            runs = [r for r in reversed(self._history) if r.task == task]
-        runs.sort(key=lambda r: r.finished_at, reverse=True)  # stable: newest first on ties
-        return [(r.duration, r.total) for r in runs[: max(limit, 0)]]
-
-    def counts(self, owner: str | None = None) -> dict[str, int]:
-        out = {s.value: 0 for s in JobStatus}
-        with self._lock:
-            for job in self._jobs.values():
-                if owner is None or job.owner == owner:
-                    out[job.status.value] += 1
-        return out
 
     def purge(self, older_than: float) -> int:
         with self._lock:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ...files import FileInfo
 from ...snapshot import Event, EventKind, JobRecord, dumps, loads, make_event
 from ...status import JobStatus
 
@@ -30,7 +31,8 @@ def as_stored(value: Any) -> Any:
 
 
 class MemoryBase:
-    """Jobs, events, results, run history and webhook deliveries in dicts, under one lock."""
+    """Jobs, events, results, run history, webhook deliveries, files and the result cache's
+    counters in dicts, under one lock."""
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
@@ -41,6 +43,9 @@ class MemoryBase:
         self._results: dict[str, str] = {}
         self._history: builtins.list[Run] = []
         self._hooks: dict[str, dict[str, tuple[str, float]]] = {}
+        self._files: dict[str, dict[str, FileInfo]] = {}  # job id -> name -> its file
+        self._trash: dict[str, float] = {}  # key -> when it was trashed
+        self._cache: dict[str, list[int]] = {}  # task -> [hits, misses]
 
     @staticmethod
     def _out(job: JobRecord) -> JobRecord:
@@ -59,11 +64,19 @@ class MemoryBase:
             del self._live[job.dedupe_key]
 
     def _drop(self, ids: builtins.list[str]) -> None:
+        """Forget these jobs; their files' keys go to the trash."""
+        now = self.clock()
         for job_id in ids:
             self._jobs.pop(job_id, None)
             self._events.pop(job_id, None)
             self._results.pop(job_id, None)
             self._hooks.pop(job_id, None)
+            for info in self._files.pop(job_id, {}).values():
+                self._trash[info.key] = now
+
+    def _count_cache(self, task: str, *, hit: bool) -> None:
+        counters = self._cache.setdefault(task, [0, 0])
+        counters[0 if hit else 1] += 1
 
     def _held(self, worker_id: str, job_id: str, attempt: int | None = None) -> JobRecord | None:
         """The job if this worker holds its lease (for ``attempt``, when given)."""

@@ -1,5 +1,6 @@
 """Jobs as the App and the server see them: submit (dedupe, cache, owner limits), read,
-list by cursor, cancel, delete, purge."""
+list by cursor, cancel, delete, purge. A job deleted or purged leaves its files' keys in the
+trash, in the same transaction."""
 
 from __future__ import annotations
 
@@ -27,8 +28,10 @@ from ..common import (
 from ..moves import CANCEL
 from ..tables import events, history, hooks, jobs, results
 from .engine import SQLBase, lock_key
+from .files import trash_job_files
 from .rows import event_row, record_from_row, row_values
 from .statements import INSERT_EVENT, INSERT_JOB, LIVE_BY_KEY
+from .stats import count_cache
 
 logger = logging.getLogger(__name__)
 
@@ -47,17 +50,18 @@ class SQLJobStore(SQLBase, JobStore):
         *,
         owner_limit: int | None = None,
         cache_ttl: float | None = None,
+        fresh: bool = False,
     ) -> tuple[JobRecord, SubmitOutcome]:
         for _ in range(5):
             try:
-                return self._submit_once(job, owner_limit, cache_ttl)
+                return self._submit_once(job, owner_limit, cache_ttl, fresh)
             except sa.exc.IntegrityError:
                 # Another submit with the same dedupe key won the race: look again.
                 logger.debug("dedupe race on %s", job.dedupe_key, extra={"job_id": job.id})
         raise RuntimeError(f"Could not submit job for dedupe key {job.dedupe_key!r}")
 
     def _submit_once(
-        self, job: JobRecord, owner_limit: int | None, cache_ttl: float | None
+        self, job: JobRecord, owner_limit: int | None, cache_ttl: float | None, fresh: bool
     ) -> tuple[JobRecord, SubmitOutcome]:
         now = self.clock()
         with self._write() as conn:
@@ -66,7 +70,7 @@ class SQLJobStore(SQLBase, JobStore):
                 row = conn.execute(LIVE_BY_KEY, {"b_key": job.dedupe_key}).first()
                 if row is not None:
                     return record_from_row(row), "deduplicated"
-                if cache_ttl:
+                if cache_ttl and not fresh:
                     row = conn.execute(
                         sa.select(jobs)
                         .where(
@@ -78,6 +82,7 @@ class SQLJobStore(SQLBase, JobStore):
                         .limit(1)
                     ).first()
                     if row is not None:
+                        count_cache(conn, self.dialect, job.task, hit=True)
                         return record_from_row(row), "cached"
             if owner_limit is not None:
                 self._advisory_lock(conn, lock_key("owner", job.task, job.owner))
@@ -94,6 +99,8 @@ class SQLJobStore(SQLBase, JobStore):
                     raise owner_limit_reached(job, live, owner_limit)
             values = row_values(job, now)
             conn.execute(INSERT_JOB, values)
+            if cache_ttl:
+                count_cache(conn, self.dialect, job.task, hit=False)
             created = record_from_row(values)
             # No event row for "queued": the job row is that snapshot, and a stream that
             # resumes from before the first stored event is sent the snapshot anyway.
@@ -177,8 +184,10 @@ class SQLJobStore(SQLBase, JobStore):
                 raise cannot_delete(job_id, row.status)
             self._delete_ids(conn, [job_id])
 
-    @staticmethod
-    def _delete_ids(conn: Connection, ids: Sequence[str]) -> None:
+    def _delete_ids(self, conn: Connection, ids: Sequence[str]) -> None:
+        """Forget these jobs, their events, results and deliveries; their files' keys go to
+        the trash (the file storage deletes the bytes later)."""
+        trash_job_files(conn, ids, self.clock())
         conn.execute(events.delete().where(events.c.job_id.in_(ids)))
         conn.execute(results.delete().where(results.c.job_id.in_(ids)))
         conn.execute(hooks.delete().where(hooks.c.job_id.in_(ids)))
@@ -203,26 +212,6 @@ class SQLJobStore(SQLBase, JobStore):
             return conn.execute(
                 sa.select(results.c.value).where(results.c.job_id == job_id)
             ).scalar_one_or_none()
-
-    def history(self, task: str, limit: int = 20) -> builtins.list[tuple[float, int | None]]:
-        with self._read() as conn:
-            rows = conn.execute(
-                sa.select(history.c.duration, history.c.total)
-                .where(history.c.task == task)
-                .order_by(history.c.finished_at.desc())
-                .limit(limit)
-            ).all()
-        return [(r.duration, r.total) for r in rows]
-
-    def counts(self, owner: str | None = None) -> dict[str, int]:
-        query = sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)
-        if owner is not None:
-            query = query.where(jobs.c.owner == owner)
-        with self._read() as conn:
-            rows = conn.execute(query).all()
-        out = {s.value: 0 for s in JobStatus}
-        out.update({status: n for status, n in rows})
-        return out
 
     def purge(self, older_than: float) -> int:
         deleted = 0
