@@ -77,6 +77,15 @@ class ResultNotAvailable(JobwireError):
     status = 409
 
 
+class ExportNotAvailable(JobwireError):
+    """This job cannot be exported in this format: a CSV needs rows. Give the task
+    `export_rows=` (a function of the result returning the rows), or register an exporter
+    for the format with `@task.exporter("csv")`."""
+
+    code = "export_not_available"
+    status = 422
+
+
 class JobFailed(JobwireError):
     """The job failed. Its `error` (code, message, details) says why."""
 
