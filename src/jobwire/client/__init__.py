@@ -12,16 +12,19 @@ with Client("http://127.0.0.1:8000", token="jw_…") as client:
     for message in job.watch():        # WebSocket, or SSE when it cannot be opened
         print(message["type"], message["job"]["current"], message["job"]["total"])
     print(job.result(timeout=60))
+    job.download("csv", path="results.csv")   # or "json", "zip"; file="frame.png" for one file
 ```
 
 ``api`` holds :class:`Client` and :class:`RemoteJob`, ``http`` the servers and requests they
-share, ``watch`` the message streams and their resumption, ``errors`` the error mapping.
+share, ``watch`` the message streams and their resumption, ``files`` and ``download`` a job's
+files and exports, ``errors`` the error mapping.
 """
 
 from __future__ import annotations
 
 from .api import Client, RemoteJob
+from .download import Download
 from .errors import StreamLost, error_from
 from .watch import RemoteWatch
 
-__all__ = ["Client", "RemoteJob", "RemoteWatch", "StreamLost", "error_from"]
+__all__ = ["Client", "Download", "RemoteJob", "RemoteWatch", "StreamLost", "error_from"]

@@ -3,26 +3,30 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, cast
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast, overload
 from urllib.parse import quote
 
 import httpx
 
 from .. import errors as e
 from ..status import JobStatus
-from .http import Session
+from .files import JobFiles
 from .watch import TERMINAL_VALUES, RemoteWatch
 
 if TYPE_CHECKING:
+    from ..files import FileEntry
     from ..snapshot import Snapshot
     from ..store.base import SubmitOutcome
+    from .download import ExportFormat, ProgressCallback
 
 _MAX_WAIT = 30.0  # the server holds a long poll at most this long
 
 
-class Client(Session):
+class Client(JobFiles):
     """A jobwire server, over HTTP. ``token`` is an API key or a JWT (sent as
     ``Authorization: Bearer``). Network failures of plain calls raise ``httpx`` errors;
     ``watch()`` reconnects by itself, up to ``retries`` times in a row, waiting
@@ -229,3 +233,50 @@ class RemoteJob:
 
     def watch(self, *, after: int = 0) -> RemoteWatch:
         return self.client.watch(self.id, after=after)
+
+    @property
+    def _own_token(self) -> str | None:
+        # The client's credentials when it has some (a stream token expires), else this job's.
+        return None if self.client.token else self.stream_token
+
+    def files(self) -> list[FileEntry]:
+        """The files the job saved (see :meth:`Client.files`)."""
+        return self.client.files(self.id, stream_token=self._own_token)
+
+    @overload
+    def download(
+        self,
+        format: ExportFormat | None = None,
+        *,
+        file: str | None = None,
+        path: None = None,
+        progress: ProgressCallback | None = None,
+    ) -> bytes: ...
+
+    @overload
+    def download(
+        self,
+        format: ExportFormat | None = None,
+        *,
+        file: str | None = None,
+        path: str | os.PathLike[str],
+        progress: ProgressCallback | None = None,
+    ) -> Path: ...
+
+    def download(
+        self,
+        format: ExportFormat | None = None,
+        *,
+        file: str | None = None,
+        path: str | os.PathLike[str] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Path | bytes:
+        """The job's export or one of its files (see :meth:`Client.download`)."""
+        return self.client.download(
+            self.id,
+            format,
+            file=file,
+            path=path,
+            progress=progress,
+            stream_token=self._own_token,
+        )

@@ -3,9 +3,10 @@ requests whose error answers become jobwire errors."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -84,21 +85,38 @@ class Session:
     def close(self) -> None:
         self.http.close()
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _send(
+        self, method: str, path: str, *, stream: bool = False, **kwargs: Any
+    ) -> httpx.Response:
         untried = len(self.urls) - 1
         while True:
             url = self.url
             try:
-                response = self.http.request(method, path, **kwargs)
-                break
+                request = self.http.build_request(method, path, **kwargs)
+                return self.http.send(request, stream=stream)
             except (httpx.ConnectError, httpx.ConnectTimeout):
                 # Nothing reached that server, so trying the next is safe for any method.
                 if not untried or not self._fail_over(url):
                     raise
                 untried -= 1
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        response = self._send(method, path, **kwargs)
         if response.is_success or response.status_code == 304:
             return response
         raise error_of(response)
+
+    @contextlib.contextmanager
+    def _stream(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        """As :meth:`_request`, with the body left unread, to be streamed; closed on exit."""
+        response = self._send(method, path, stream=True, **kwargs)
+        try:
+            if not response.is_success:
+                response.read()
+                raise error_of(response)
+            yield response
+        finally:
+            response.close()
 
     def _job_path(self, job_id: str, suffix: str = "") -> str:
         return f"/api/jobs/{quote(job_id, safe='')}{suffix}"
