@@ -197,6 +197,26 @@ export function formatEta(seconds) {
   return `about ${formatDuration(seconds)} left`;
 }
 
+const BYTE_UNITS = ["kB", "MB", "GB", "TB"];
+
+/**
+ * A size for people: `"512 B"`, `"1.5 kB"`, `"200 MB"` (decimal units, as browsers show
+ * downloads); `""` for a non-number.
+ * @param {number} bytes
+ * @returns {string}
+ */
+export function formatBytes(bytes) {
+  if (typeof bytes !== "number" || !Number.isFinite(bytes) || bytes < 0) return "";
+  if (bytes < 1000) return `${Math.round(bytes)} B`;
+  let value = bytes;
+  let unit = -1;
+  while (value >= 999.5 && unit < BYTE_UNITS.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${value < 10 ? value.toFixed(1).replace(/\.0$/, "") : Math.round(value)} ${BYTE_UNITS[unit]}`;
+}
+
 /**
  * Milliseconds to wait before reconnect number `attempt` (0-based): exponential, capped at
  * `max`, with "equal jitter" — a random value between half the step and the full step, so
@@ -396,6 +416,80 @@ export function getStats(options = {}) {
  */
 export function cancelJob(jobId, options = {}) {
   return requestJson("POST", `${jobPath(jobId)}/cancel`, options);
+}
+
+// ---------------------------------------------------------------------------------------
+// Downloads: exports and files
+// ---------------------------------------------------------------------------------------
+
+/** The formats of `GET /api/jobs/{id}/export`. */
+export const EXPORT_FORMATS = Object.freeze(["json", "csv", "zip"]);
+
+/**
+ * The URL that downloads a succeeded job's export (`{format}`: `"json"`, the default,
+ * `"csv"` or `"zip"`) or one file it saved (`{file}`), for a plain `<a href>`: a link sends
+ * no `Authorization` header, so `token` is the job's stream token, put in the URL as
+ * `?token=` (the server accepts it on the job's files and export). Leave it out when the
+ * server needs no credentials. Throws a TypeError for a format it does not know, or for both
+ * a format and a file.
+ * @param {string} jobId
+ * @param {{format?: "json"|"csv"|"zip", file?: string}} [what]
+ * @param {{baseUrl?: string, token?: string}} [options]  `token`: the job's stream token
+ *   (from `submit()` or {@link getStreamToken})
+ * @returns {string}
+ * @example
+ * link.href = downloadUrl(job.id, { format: "csv" }, { token: job.stream_token });
+ * // "/api/jobs/3f2a…/export?format=csv&token=…"
+ * img.src = downloadUrl(job.id, { file: "frame-001.png" }, { token: job.stream_token });
+ */
+export function downloadUrl(jobId, what = {}, { baseUrl = "", token } = {}) {
+  const { format, file } = what ?? {};
+  if (file != null) {
+    if (format != null) throw new TypeError(`Expected a format or a file, but got both: ${format}, ${file}`);
+    if (typeof file !== "string" || !file) throw new TypeError(`Expected a file name, but got ${JSON.stringify(file)}`);
+    return httpUrl(baseUrl, `${jobPath(jobId)}/files/${encodeURIComponent(file)}`, { token });
+  }
+  const chosen = format ?? "json";
+  if (!EXPORT_FORMATS.includes(chosen)) {
+    throw new TypeError(`Expected a format among ${EXPORT_FORMATS.join(", ")}, but got ${JSON.stringify(format)}`);
+  }
+  return httpUrl(baseUrl, `${jobPath(jobId)}/export`, { format: chosen, token });
+}
+
+/**
+ * @typedef {object} FileEntry  A file a job saved, from `GET /api/jobs/{id}/files`.
+ * @property {string} name
+ * @property {number} size  in bytes
+ * @property {string} content_type
+ * @property {string} sha256  hex
+ * @property {string|null} created_at
+ */
+
+/**
+ * The files a job saved, by name: `GET /api/jobs/{id}/files`. Rejects with a JobwireError
+ * (404 `job_not_found`).
+ * @param {string} jobId
+ * @param {{baseUrl?: string, token?: string, streamToken?: string, fetch?: typeof fetch}} [options]
+ *   `token`: an API key or JWT (Bearer); or `streamToken`: the job's stream token (`?token=`)
+ * @returns {Promise<FileEntry[]>}
+ */
+export async function listFiles(jobId, { streamToken, ...options } = {}) {
+  const params = streamToken ? { token: streamToken } : undefined;
+  const answer = await requestJson("GET", `${jobPath(jobId)}/files`, { ...options, params });
+  return Array.isArray(answer?.files) ? answer.files : [];
+}
+
+/**
+ * A fresh stream token for a job (`GET /api/jobs/{id}/token`), to put in URLs that cannot
+ * carry an `Authorization` header: {@link downloadUrl}, {@link watch}. Needs an API key or a
+ * JWT as `token`.
+ * @param {string} jobId
+ * @param {{baseUrl?: string, token?: string, fetch?: typeof fetch}} [options]
+ * @returns {Promise<string>}
+ */
+export async function getStreamToken(jobId, options = {}) {
+  const answer = await requestJson("GET", `${jobPath(jobId)}/token`, options);
+  return String(answer?.token ?? "");
 }
 
 // ---------------------------------------------------------------------------------------
