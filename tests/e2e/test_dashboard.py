@@ -123,7 +123,7 @@ def test_run_panel_runs_a_job_live_to_its_result(open_page, server) -> None:
     assert job_id
 
     bar = row(page, job_id).get_by_role("progressbar")
-    expect(bar).to_have_attribute("aria-label", f"Progress of {TASK} #{job_id[:8]}")
+    expect(bar).to_have_attribute("aria-label", f"Progress of {TASK} #{job_id[-8:]}")
     expect(bar).to_have_attribute("aria-valuemin", "0")
     now, most = wait_progress(bar)
     assert 0 < now < most

@@ -8,7 +8,7 @@
  * @module dashboard
  */
 
-import { getResult, getStats, isTerminal, listJobs, listTasks, submit, watchAll } from "../jobwire.js";
+import { getResult, getStats, getStreamToken, isTerminal, listFiles, listJobs, listTasks, submit, watchAll } from "../jobwire.js";
 import { JobsTable } from "./jobs-table.js";
 import { RunPanel } from "./run-form.js";
 import { Toasts } from "./toasts.js";
@@ -51,7 +51,7 @@ const state = {
 };
 
 const toasts = new Toasts($("#toasts"));
-const table = new JobsTable($("#job-rows"), { stepsFor, onCancel: cancel, baseUrl: BASE });
+const table = new JobsTable($("#job-rows"), { stepsFor, onCancel: cancel, loadDownloads, baseUrl: BASE });
 const runPanel = new RunPanel($("#task-forms"), {
   submit: (task, args) => submit(task, args, api()),
   onSubmitted,
@@ -277,6 +277,16 @@ async function cancel(job, button) {
     button.textContent = "Cancel";
     toasts.show({ kind: "failure", title: `Could not cancel ${job.task}`, body: error.message });
   }
+}
+
+/**
+ * What a succeeded job's download links need: its files, and with an API key a fresh stream
+ * token for the job (a link cannot send the key; the token goes in its URL). Without auth,
+ * plain URLs.
+ */
+async function loadDownloads(job) {
+  const [token, files] = await Promise.all([state.token ? getStreamToken(job.id, api()) : undefined, listFiles(job.id, api())]);
+  return { token, files };
 }
 
 function onSubmitted(job) {

@@ -6,6 +6,7 @@
  */
 
 import { isTerminal } from "../jobwire.js";
+import { downloadsRow } from "./downloads.js";
 import { append, clockTime, elapsed, fullTime, h, isLive, shortId, statusLabel } from "./util.js";
 
 /**
@@ -36,14 +37,16 @@ const COLUMNS = ["Status", "Job", "Progress", "Elapsed", "Actions"];
 export class JobsTable {
   /**
    * @param {HTMLTableSectionElement} tbody
-   * @param {{stepsFor: (job: object) => string[], onCancel: (job: object, button: HTMLButtonElement) => void, baseUrl?: string}} hooks
+   * @param {{stepsFor: (job: object) => string[], onCancel: (job: object, button: HTMLButtonElement) => void, loadDownloads: (job: object) => Promise<{token?: string, files: object[]}>, baseUrl?: string}} hooks
+   *   `loadDownloads`: the stream token for a succeeded job's download links and its files
    */
-  constructor(tbody, { stepsFor, onCancel, baseUrl = "" }) {
+  constructor(tbody, { stepsFor, onCancel, loadDownloads, baseUrl = "" }) {
     this.tbody = tbody;
     this.baseUrl = baseUrl;
     this.stepsFor = stepsFor;
     this.onCancel = onCancel;
-    /** @type {Map<string, {job: object, tr: HTMLTableRowElement, errorRow: HTMLTableRowElement|null, parts: object, actionsKey: string}>} */
+    this.loadDownloads = loadDownloads;
+    /** @type {Map<string, {job: object, tr: HTMLTableRowElement, detailRow: HTMLTableRowElement|null, parts: object, actionsKey: string}>} */
     this.rows = new Map();
   }
 
@@ -102,12 +105,12 @@ export class JobsTable {
       const that = this.rows.get(other.dataset.id)?.job;
       if (that && `${that.created_at}|${that.id}` < key) {
         other.before(row.tr);
-        if (row.errorRow) row.tr.after(row.errorRow);
+        if (row.detailRow) row.tr.after(row.detailRow);
         return;
       }
     }
     this.tbody.append(row.tr);
-    if (row.errorRow) this.tbody.append(row.errorRow);
+    if (row.detailRow) this.tbody.append(row.detailRow);
   }
 
   #create(job) {
@@ -131,7 +134,7 @@ export class JobsTable {
       cell(3, "c-time", time, when),
       cell(4, "c-actions", actions),
     );
-    return { job, tr, errorRow: null, parts: { badge, task, meta, progress, steps, message, time, when, actions }, actionsKey: "", stepsKey: "" };
+    return { job, tr, detailRow: null, parts: { badge, task, meta, progress, steps, message, time, when, actions }, actionsKey: "", stepsKey: "" };
   }
 
   #update(row) {
@@ -229,7 +232,23 @@ export class JobsTable {
     const hadFocus = parts.actions.contains(document.activeElement);
     parts.actions.replaceChildren(...items);
     if (job.status === "failed") this.#errorDetails(row, name);
+    if (job.status === "succeeded") this.#downloads(row, name);
     if (hadFocus) (parts.actions.querySelector("button, a") ?? row.tr.querySelector(".job-task"))?.focus?.();
+  }
+
+  /** A Download button that opens the job's exports and files in a row below. */
+  #downloads(row, name) {
+    const { toggle, row: detailRow } = downloadsRow(row.job, {
+      name,
+      columns: COLUMNS.length,
+      baseUrl: this.baseUrl,
+      load: (job) => this.loadDownloads(job),
+      onToggle: (open) => row.tr.classList.toggle("expanded", open),
+    });
+    row.detailRow?.remove();
+    row.detailRow = detailRow;
+    row.tr.after(detailRow);
+    row.parts.actions.append(toggle);
   }
 
   /** A Details button that shows the error (code, message, traceback) in a row below. */
@@ -257,10 +276,10 @@ export class JobsTable {
       traceback ? h("pre", { class: "traceback", tabindex: "0", "aria-label": "Traceback" }, traceback) : null,
       extra ? h("pre", { class: "traceback", tabindex: "0", "aria-label": "Details" }, extra) : null,
     );
-    const errorRow = h("tr", { class: "error-row", id, hidden: true }, h("td", { colspan: String(COLUMNS.length) }, box));
-    row.errorRow?.remove();
-    row.errorRow = errorRow;
-    row.tr.after(errorRow);
+    const detailRow = h("tr", { class: "detail-row error-row", id, hidden: true }, h("td", { colspan: String(COLUMNS.length) }, box));
+    row.detailRow?.remove();
+    row.detailRow = detailRow;
+    row.tr.after(detailRow);
     const toggle = h(
       "button",
       { type: "button", class: "btn btn-sm", "aria-expanded": "false", "aria-controls": id, "aria-label": `Error details of ${name}` },
@@ -268,8 +287,8 @@ export class JobsTable {
       "Details",
     );
     toggle.addEventListener("click", () => {
-      const open = errorRow.hidden;
-      errorRow.hidden = !open;
+      const open = detailRow.hidden;
+      detailRow.hidden = !open;
       toggle.setAttribute("aria-expanded", String(open));
       row.tr.classList.toggle("expanded", open);
     });

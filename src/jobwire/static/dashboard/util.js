@@ -83,5 +83,8 @@ export function statusLabel(job) {
   return job.status;
 }
 
-/** The first 8 characters of a job id, as people quote it. */
-export const shortId = (id) => String(id).slice(0, 8);
+/**
+ * The last 8 characters of a job id, as people quote it (the server's `short_id`, also in
+ * download names): ids start with their creation time, which jobs made together share.
+ */
+export const shortId = (id) => String(id).slice(-8);
