@@ -21,11 +21,11 @@ with app:                                   # starts the workers
 
 from __future__ import annotations
 
+import builtins
 import logging
 import secrets
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal, Unpack, overload
 
 from .bus import Bus, open_bus
@@ -35,8 +35,10 @@ from .errors import (
     JobNotFound,
     UnknownTask,
 )
-from .eta import estimated_duration
+from .eta import FromHistory, estimated_duration
 from .executors import Executor, Queued, make_executor
+from .files import FileInfo, FileStorage
+from .files.access import JobFiles
 from .job import Job, result_of
 from .settings import Settings
 from .snapshot import JobRecord, make_event
@@ -48,8 +50,6 @@ from .watch import Watch, wait_ended
 from .worker import Worker, purge_old
 
 logger = logging.getLogger(__name__)
-
-_HISTORY_TTL = 10.0
 
 
 class App:
@@ -92,7 +92,8 @@ class App:
         self.worker: Worker | None = None
         """This process's worker, once :meth:`start` started it."""
         self._executor: Executor | None = None
-        self._estimates: dict[str, tuple[float, float | None]] = {}
+        self._estimate = FromHistory(lambda t: self.store.history(t), estimated_duration, ttl=10)
+        self._files = JobFiles(lambda: self.store, self.settings.files_url)
         self._secret: str | None = None
         self._start_lock = threading.Lock()
 
@@ -246,14 +247,6 @@ class App:
                 job_id=record.id,
             ) from exc
 
-    def _estimate(self, task: str) -> float | None:
-        now = time.monotonic()
-        cached = self._estimates.get(task)
-        if cached is None or now - cached[0] > _HISTORY_TTL:
-            cached = (now, estimated_duration(self.store.history(task)))
-            self._estimates[task] = cached
-        return cached[1]
-
     def record(self, job_id: str) -> JobRecord:
         """The job as stored now (what :meth:`get` wraps); raises JobNotFound."""
         record = self.store.get(job_id)
@@ -296,8 +289,24 @@ class App:
         return Job(self, record)
 
     def delete(self, job_id: str) -> None:
-        """Forget a finished job, its events and its result."""
+        """Forget a finished job, its events, its result and its files."""
         self.store.delete(job_id)
+        self._files.drain_trash()
+
+    @property
+    def file_storage(self) -> FileStorage:
+        """Where the bytes of saved files live (``files_url``), opened on first use."""
+        return self._files.storage
+
+    def files(self, job_id: str) -> builtins.list[FileInfo]:
+        """The files the job's current attempt saved, by name. Raises JobNotFound."""
+        return self._files.list(job_id)
+
+    def open_file(
+        self, job_id: str, name: str, start: int = 0, end: int | None = None
+    ) -> tuple[FileInfo, Iterator[bytes]]:
+        """A file, and its bytes from ``start`` up to ``end`` in chunks; or FileNotFound."""
+        return self._files.open(job_id, name, start, end)
 
     def result(self, job_id: str, timeout: float | None = None) -> Any:
         return self.get(job_id).result(timeout)
@@ -320,8 +329,10 @@ class App:
         )
 
     def purge(self) -> int:
-        """Delete jobs that ended more than ``retention_days`` ago."""
-        return purge_old(self.store, self.settings.retention_days)
+        """Delete jobs that ended more than ``retention_days`` ago, and their files."""
+        deleted = purge_old(self.store, self.settings.retention_days)
+        self._files.drain_trash()
+        return deleted
 
     # -- workers ------------------------------------------------------------------------
 
@@ -349,7 +360,8 @@ class App:
         ``stop()`` or leaving a ``with app:`` block stops it."""
         with self._start_lock:  # Celery's threads pool may ask from several threads at once
             if self.worker is None:
-                chosen = self._choose_executor(workers, executor)
+                kind, size = executor or self.settings.executor, workers or self.settings.workers
+                chosen = self._executor = make_executor(kind, size, self, reuse=self._executor)
                 if not run_jobs and chosen.claims:
                     return None
                 self.store.upgrade()
@@ -360,18 +372,11 @@ class App:
                     self.settings,
                     chosen,
                     secret=lambda: self.secret,
+                    files=lambda: self.file_storage,
                 )
                 worker.start()
                 self.worker = worker
             return self.worker
-
-    def _choose_executor(self, workers: int | None, kind: str | None) -> Executor:
-        current = self._executor
-        wanted_kind = kind or self.settings.executor
-        wanted = workers or self.settings.workers
-        if current is None or (current.kind, current.concurrency) != (wanted_kind, wanted):
-            self._executor = make_executor(wanted_kind, wanted, self)
-        return self.executor
 
     def stop(self, grace: float = 10.0) -> None:
         """Stop the worker: running jobs get ``grace`` seconds, then are requeued."""
@@ -383,6 +388,7 @@ class App:
 
     def close(self) -> None:
         self.stop()
+        self._files.close()
         if self._store is not None:
             self._store.close()
         if self._bus is not None:

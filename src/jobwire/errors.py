@@ -227,6 +227,24 @@ class UnstorableValue(JobwireError, ValueError):
     status = 422
 
 
+class FileTooLarge(JobwireError):
+    """A file a task saved is larger than ``max_file_bytes``, or the files of its job together
+    larger than ``max_job_file_bytes``; nothing of it was kept. Raise the setting named in the
+    message (``JOBWIRE_MAX_FILE_BYTES``, ``JOBWIRE_MAX_JOB_FILE_BYTES``) or save less.
+    Uncaught, the attempt fails with the error code ``file_too_large`` (no retry)."""
+
+    code = "file_too_large"
+    status = 413
+
+
+class FileNotFound(JobwireError):
+    """The job has no file of this name (its current attempt saved none, or the job was
+    deleted). ``App.files(job_id)`` lists the ones it has."""
+
+    code = "file_not_found"
+    status = 404
+
+
 def registry() -> dict[str, type[JobwireError]]:
     """Every error class by its code, for clients that turn a JSON error back into one."""
     found: dict[str, type[JobwireError]] = {}

@@ -113,3 +113,44 @@ def prior_from_history(runs: Iterable[tuple[float, int | None]]) -> float | None
 def estimated_duration(runs: Iterable[tuple[float, int | None]]) -> float | None:
     """Median duration of past runs: the estimate for a job that has not started."""
     return median_or_none(d for d, _ in runs)
+
+
+Runs = Iterable[tuple[float, int | None]]
+
+
+class FromHistory:
+    """A figure computed from a task's run history (:func:`estimated_duration`,
+    :func:`prior_from_history`), kept ``ttl`` seconds per task so that a burst of submits or
+    claims does not read the history each time. ``history`` does the reading.
+
+    >>> reads = []
+    >>> guess = FromHistory(lambda t: reads.append(t) or [(4.0, 2)], estimated_duration, ttl=10)
+    >>> guess("eda"), guess("eda"), reads
+    (4.0, 4.0, ['eda'])
+    """
+
+    def __init__(
+        self,
+        history: Callable[[str], Runs],
+        figure: Callable[[Runs], float | None],
+        *,
+        ttl: float,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.history = history
+        self.figure = figure
+        self.ttl = ttl
+        self.clock = clock
+        self._kept: dict[str, tuple[float, float | None]] = {}
+
+    def __call__(self, task: str) -> float | None:
+        now = self.clock()
+        kept = self._kept.get(task)
+        if kept is None or now - kept[0] > self.ttl:
+            kept = (now, self.figure(self.history(task)))
+            self._kept[task] = kept
+        return kept[1]
+
+    def clear(self) -> None:
+        """Forget what was kept: the next call reads the history again."""
+        self._kept.clear()

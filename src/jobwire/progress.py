@@ -14,11 +14,13 @@ from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .errors import JobCancelled
+from .files import check_name, content_type_of
 from .snapshot import EventKind
 from .storable import MAX_STEP, check_text
 
 if TYPE_CHECKING:
     from .eta import Clock
+    from .files import FileData, FileInfo
 
 T = TypeVar("T")
 
@@ -38,6 +40,12 @@ class Callbacks(Protocol):
         poll: Callable[[], Any] | None,
         poll_interval: float,
     ) -> Any: ...
+
+
+class Files(Protocol):
+    """What a worker gives a Progress so that its task can save files."""
+
+    def save(self, name: str, data: FileData, content_type: str) -> FileInfo: ...
 
 
 MAX_LOG_LINES = 1000
@@ -75,6 +83,7 @@ class Progress:
         "_cancel_source",
         "_clock",
         "_dirty",
+        "_files",
         "_hooks",
         "_last_emit",
         "_lock",
@@ -109,6 +118,7 @@ class Progress:
         self._cancel = False
         self._cancel_source = cancel_source
         self._hooks: Callbacks | None = None
+        self._files: Files | None = None
         #: True while the task waits in :meth:`wait_for_callback` (the job shows ``waiting``).
         self.waiting = False
         self._last_emit: float | None = None
@@ -298,6 +308,33 @@ class Progress:
             self.waiting = False
         self._emit("status")
         return value
+
+    def save_file(self, name: str, data: FileData, content_type: str | None = None) -> FileInfo:
+        """Save a file the job produced (a report, a frame, an archive), beside its result:
+        listed by ``App.files(job_id)`` and ``GET /api/jobs/{id}/files``, downloaded from
+        ``…/files/{name}``. ``data`` is bytes, a path, or a binary file object; it is
+        streamed in chunks, never read whole. ``content_type`` defaults to the type guessed
+        from the name. A file of the same name replaces the earlier one.
+
+        ```python
+        progress.save_file("report.csv", csv_text.encode(), "text/csv")
+        progress.save_file("frames.zip", "/tmp/frames.zip")
+        ```
+
+        Returns the file's :class:`~jobwire.files.FileInfo` (size, SHA-256). Raises
+        UnstorableValue for a name that is not a plain file name, FileTooLarge over
+        ``max_file_bytes`` or ``max_job_file_bytes``, JobCancelled when the job was cancelled
+        or this attempt lost its lease (the file is then discarded)."""
+        if self._cancel:
+            raise JobCancelled()
+        name = check_name(name)
+        content_type = content_type_of(name, content_type)
+        if self._files is None:
+            raise RuntimeError(
+                "Saving files needs a job run by a worker; this Progress belongs to none "
+                "(a task function called directly)"
+            )
+        return self._files.save(name, data, content_type)
 
     def _callbacks(self) -> Callbacks:
         if self._hooks is None:

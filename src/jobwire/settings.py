@@ -37,6 +37,16 @@ class Settings(BaseSettings):
     cancel_grace: float = Field(10.0, ge=0.0)
     """Seconds a running job gets to stop after a cancel before it is stopped for good."""
 
+    # -- files that jobs save (Progress.save_file) ----------------------------------------
+    files_url: str | None = None
+    """Where their bytes go: none for the job database (every server of a scaled deployment
+    serves them), ``file:///dir`` for a directory, ``s3://bucket/prefix`` for an
+    S3-compatible bucket (``pip install 'jobwire[s3]'``)."""
+    max_file_bytes: int = Field(512 << 20, gt=0)
+    """Bytes one saved file may have (512 MiB); a larger one raises FileTooLarge."""
+    max_job_file_bytes: int = Field(2 << 30, gt=0)
+    """Bytes the files of one job may have together (2 GiB)."""
+
     # -- Celery (executor = "celery") ---------------------------------------------------
     celery_broker_url: str | None = None
     """The Celery broker (``redis://…`` or ``amqp://…``). Required with executor=celery."""

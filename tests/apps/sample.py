@@ -61,5 +61,11 @@ def spin(progress: Progress, seconds: float = 30.0) -> str:
     return "finished"
 
 
+def save_report(progress: Progress, rows: int = 3) -> str:
+    """Saves a CSV file of ``rows`` rows (from a child process, on the processes executor)."""
+    info = progress.save_file("report.csv", b"".join(b"%d,%d\n" % (i, i * i) for i in range(rows)))
+    return info.sha256
+
+
 crunch_task = app.task(name="crunch")(crunch)
 spin_task = app.task(name="spin")(spin)

@@ -438,7 +438,7 @@ def test_estimates_come_from_history(app: App) -> None:
         first = steady.submit()
         assert first.snapshot["estimated_seconds"] is None  # no history yet: no number
         first.wait(10)
-        app._estimates.clear()
+        app._estimate.clear()
         second = steady.submit()
         assert second.snapshot["estimated_seconds"] is not None
         assert 0.05 <= second.snapshot["estimated_seconds"] <= 5

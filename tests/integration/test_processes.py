@@ -1,4 +1,5 @@
-"""The process executor: CPU-bound tasks in child processes, progress and cancel across."""
+"""The process executor: CPU-bound tasks in child processes, progress, cancel and saved files
+across."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from jobwire import App, JobStatus
+from jobwire.testing import MemoryStore
 from tests.apps import sample
 
 
@@ -17,6 +19,7 @@ def app(tmp_path) -> Iterator[App]:
     app.task(name="crunch")(sample.crunch)
     app.task(name="spin")(sample.spin)
     app.task(name="pid")(os.getpid)
+    app.task(name="save_report")(sample.save_report)
     yield app
     app.close()
 
@@ -45,3 +48,32 @@ def test_cancel_reaches_the_child(app: App) -> None:
         app.cancel(job.id)
         job.wait(10)  # WaitTimeout if the child spun on: it would run its 30 s
     assert job.status == JobStatus.CANCELLED
+
+
+def test_a_child_saves_files_through_its_own_store(app: App) -> None:
+    with app:
+        job = app.submit("save_report", {"rows": 4})
+        sha = job.result(30)
+    (info,) = app.files(job.id)
+    assert (info.name, info.content_type, info.sha256, info.attempt) == (
+        "report.csv",
+        "text/csv",
+        sha,
+        1,
+    )
+    _, chunks = app.open_file(job.id, "report.csv")
+    assert b"".join(chunks) == b"0,0\n1,1\n2,4\n3,9\n"
+
+
+def test_a_child_cannot_save_files_into_a_store_in_memory() -> None:
+    app = App(store=MemoryStore(), executor="processes", workers=1, poll_interval=0.1)
+    app.task(name="save_report")(sample.save_report)
+    try:
+        with app:
+            job = app.submit("save_report")
+            job.wait(30)
+        record = app.record(job.id)
+        assert record.status == JobStatus.FAILED
+        assert "need a database URL" in (record.error_message or "")
+    finally:
+        app.close()

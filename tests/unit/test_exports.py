@@ -20,6 +20,8 @@ def test_all_is_pinned() -> None:
         "Client",
         "ConfigurationError",
         "DuplicateJob",
+        "FileNotFound",
+        "FileTooLarge",
         "IllegalTransition",
         "InvalidArguments",
         "Job",

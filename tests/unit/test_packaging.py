@@ -19,6 +19,9 @@ def test_the_core_leaves_heavy_and_optional_packages_to_extras() -> None:
     core = names(project["dependencies"])
     extras = project["optional-dependencies"]
     assert not core & {"scikit-learn", "numpy", "scipy", "tqdm", "huey", "rq", "saq", "flask"}
+    assert not core & {"s3fs", "fsspec", "moto"}  # files in a bucket or a directory: jobwire[s3]
+    assert {"s3fs", "fsspec"} <= names(extras["s3"])
+    assert "jobwire[s3]" in extras["dev"] and "moto" in names(extras["dev"])
     assert "scikit-learn" in names(extras["examples"])
     assert "jobwire[postgres,redis,celery,examples]" in extras["dev"]  # the tests run them all
     assert {"tqdm", "huey", "rq", "saq", "flask-socketio"} <= names(extras["bench"])

@@ -11,8 +11,13 @@ if TYPE_CHECKING:
     from .celery import CeleryHost
 
 
-def make_executor(kind: str, concurrency: int, host: CeleryHost) -> Executor:
-    """The executor named ``kind``; ``host`` (the App) is what a Celery executor calls back."""
+def make_executor(
+    kind: str, concurrency: int, host: CeleryHost, *, reuse: Executor | None = None
+) -> Executor:
+    """The executor named ``kind``; ``host`` (the App) is what a Celery executor calls back.
+    ``reuse`` is returned instead when it is of that kind and concurrency."""
+    if reuse is not None and (reuse.kind, reuse.concurrency) == (kind, concurrency):
+        return reuse
     if kind == "threads":
         from .threads import ThreadExecutor
 

@@ -4,6 +4,10 @@ Each attempt runs in a child process with a Progress whose events travel back th
 manager queue; a forwarder thread hands them to the worker, which computes the ETA and
 writes them. Cancel requests travel the other way through a manager dict that the child
 reads at most once per progress event. Tasks must be importable module-level functions.
+
+Files a task saves are written by the child itself: it gets what it needs to open its own
+store and file storage (:class:`~jobwire.files.saving.SaverSpec`: the database and files
+URLs, the worker id, the attempt, the limits), so the lease checks hold as in the worker.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from ..files.saving import FileSaver
 from .base import Attempt
 from .threads import ThreadExecutor
 
 if TYPE_CHECKING:
+    from ..files.saving import SaverSpec
     from ..progress import Progress
 
 
@@ -44,6 +50,8 @@ class ProcessExecutor(ThreadExecutor):
         self._runs[run.job_id] = run
         fn = run.task.fn
         kwargs = {k: v for k, v in kwargs.items() if k != run.task.progress_param}
+        saver = run.progress._files
+        spec = saver.spec() if isinstance(saver, FileSaver) else None
         try:
             future = self._pool.submit(
                 _child,
@@ -54,6 +62,7 @@ class ProcessExecutor(ThreadExecutor):
                 run.progress.interval,
                 self._events,
                 self._cancelled,
+                spec,
             )
             state, value = future.result()
             # The child's last counts, so the final snapshot shows where it ended.
@@ -108,10 +117,12 @@ def _child(
     interval: float,
     events: Any,
     cancelled: Any,
+    files: SaverSpec | None,
 ) -> tuple[dict[str, Any], Any]:
     """Runs in the child process."""
     from pydantic_core import to_jsonable_python
 
+    from ..files.saving import ChildFiles
     from ..progress import Progress
     from ..tasks import load_function
 
@@ -124,7 +135,13 @@ def _child(
         interval=interval,
         cancel_source=lambda: bool(cancelled.get(job_id, False)),
     )
+    saver = ChildFiles(files) if files is not None else None
+    progress._files = saver
     if progress_param:
         kwargs[progress_param] = progress
-    value = load_function(*ref)(**kwargs)
+    try:
+        value = load_function(*ref)(**kwargs)
+    finally:
+        if saver is not None:
+            saver.close()
     return progress.state, to_jsonable_python(value)

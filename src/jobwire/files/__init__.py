@@ -8,15 +8,56 @@ are, so every server of a deployment can list and serve them.
 
 from __future__ import annotations
 
+import mimetypes
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import IO, TypedDict
 
+from ..errors import UnstorableValue
 from ..snapshot import iso
+from ..storable import check_text
 
 #: Bytes read or written at a time.
 CHUNK = 1 << 20
+#: Longest file name (and content type) the stores keep.
+MAX_NAME = 255
+
+#: What :meth:`Progress.save_file <jobwire.Progress.save_file>` takes: the bytes, a path to
+#: a file, or a binary file object (read in chunks).
+FileData = bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes]
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is a plain file name every store keeps and every browser can download
+    as is: 1 to 255 characters, no ``/`` or ``\\``, not ``.`` or ``..``, no control
+    character, valid Unicode. Raises UnstorableValue saying what is wrong."""
+    check_text(name, "file name", max_length=MAX_NAME)
+    wrong = None
+    if not name:
+        wrong = "is empty"
+    elif "/" in name or "\\" in name:
+        wrong = "contains a / or \\ (a file name, not a path, is expected)"
+    elif name in (".", ".."):
+        wrong = "is . or .."
+    elif any(ord(c) < 32 or ord(c) == 127 for c in name):
+        wrong = "contains a control character"
+    if wrong is not None:
+        raise UnstorableValue(
+            f"The file name {name!r} {wrong}: use a plain name such as 'report.csv'.",
+            field="file name",
+        )
+    return name
+
+
+def content_type_of(name: str, given: str | None = None) -> str:
+    """``given`` (checked), else the type ``mimetypes`` guesses from the name, else
+    ``application/octet-stream``."""
+    if given is not None:
+        return check_text(given, "content_type", max_length=MAX_NAME)
+    guessed, _ = mimetypes.guess_type(name, strict=False)
+    return guessed or "application/octet-stream"
 
 
 class FileEntry(TypedDict):

@@ -6,6 +6,7 @@ each: :mod:`~jobwire.worker.state` (what it holds), :mod:`~jobwire.worker.attemp
 an attempt and recording how it ended, with :mod:`~jobwire.worker.outcomes`),
 :mod:`~jobwire.worker.batch` (group commit and claims), :mod:`~jobwire.worker.engine` (the
 thread that does the store I/O and its timers), :mod:`~jobwire.worker.waits` (webhooks).
+Files a task saves go through :mod:`jobwire.files.saving`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .engine import Engine, purge_old
 
 if TYPE_CHECKING:
     from ..bus import Bus
+    from ..files import FileStorage
     from ..store import Store
     from ..tasks import Task
 
@@ -52,8 +54,9 @@ class Worker(Engine):
         executor: Executor,
         *,
         secret: Callable[[], str],
+        files: Callable[[], FileStorage] | None = None,
     ) -> None:
-        super().__init__(store, bus, tasks, settings, executor, secret=secret)
+        super().__init__(store, bus, tasks, settings, executor, secret=secret, files=files)
         self._thread: threading.Thread | None = None
         executor.bind(self)
 
@@ -115,8 +118,10 @@ class Worker(Engine):
             self._cond.notify()
 
     def purge(self) -> int:
-        """Delete jobs that ended more than ``retention_days`` ago."""
-        return purge_old(self.store, self.settings.retention_days)
+        """Delete jobs that ended more than ``retention_days`` ago, and their files."""
+        deleted = purge_old(self.store, self.settings.retention_days)
+        self._drain_trash()
+        return deleted
 
     # -- jobs delivered one by one (Celery) ------------------------------------------------
 

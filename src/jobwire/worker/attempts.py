@@ -8,8 +8,9 @@ import time
 from typing import Any
 
 from ..errors import JobCancelled
-from ..eta import EtaEstimator, prior_from_history
+from ..eta import EtaEstimator
 from ..executors import Attempt, Call
+from ..files.saving import FileSaver
 from ..progress import Progress
 from ..snapshot import EventKind, JobRecord
 from ..status import JobStatus
@@ -20,16 +21,13 @@ from .state import WorkerState
 
 logger = logging.getLogger(__name__)
 
-#: Seconds a task's run history is reused for the ETA prior of its next attempts.
-HISTORY_TTL = 30.0
-
 
 class Attempts(WorkerState):
     """The part of the worker that runs attempts (called from the executor's threads)."""
 
     def make_attempt(self, record: JobRecord) -> Attempt:
         task = self.tasks[record.task]
-        eta = EtaEstimator(prior_seconds_per_item=self._prior(task.name))
+        eta = EtaEstimator(prior_seconds_per_item=self.prior(task.name))
         attempt = Attempt(
             record=record,
             task=task,
@@ -40,16 +38,17 @@ class Attempts(WorkerState):
         )
         attempt.progress._sink = lambda p, kind, log: self.report(attempt, kind, log)
         attempt.progress._hooks = self.callbacks
+        attempt.progress._files = FileSaver(
+            self.store,
+            self.file_storage,
+            files_url=self.settings.files_url,
+            worker_id=self.id,
+            job_id=record.id,
+            attempt=record.attempt,
+            limits=self.file_limits,
+        )
         eta.start()
         return attempt
-
-    def _prior(self, task: str) -> float | None:
-        cached = self._history_cache.get(task)
-        now = time.monotonic()
-        if cached is None or now - cached[0] > HISTORY_TTL:
-            cached = (now, prior_from_history(self.store.history(task)))
-            self._history_cache[task] = cached
-        return cached[1]
 
     # -- called from task threads ----------------------------------------------------------
 

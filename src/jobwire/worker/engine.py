@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import StoreUnavailable
 from ..executors import Queued
+from ..files.access import drain_trash
 from ..snapshot import Event
 from .batch import BatchWriter
 
@@ -29,6 +30,8 @@ logger = logging.getLogger(__name__)
 CANCEL_CHECK = 1.0
 #: Seconds between two purges of old jobs.
 PURGE_EVERY = 300.0
+#: Seconds between two looks at the trash of files whose bytes are to be deleted.
+TRASH_EVERY = 60.0
 #: Seconds the engine waits after the store failed it.
 BACKOFF = 0.5
 
@@ -46,7 +49,7 @@ class Engine(BatchWriter):
 
     def _loop(self) -> None:
         interval = max(self.settings.progress_interval, 0.01)
-        next_tick = next_renew = next_sweep = next_purge = next_cancels = 0.0
+        next_tick = next_renew = next_sweep = next_purge = next_cancels = next_trash = 0.0
         store_down: str | None = None  # why the store could not be used, while it cannot
         while True:
             with self._cond:
@@ -81,7 +84,11 @@ class Engine(BatchWriter):
                     self._sweep()
                 if now >= next_purge:
                     next_purge = now + PURGE_EVERY
-                    purge_old(self.store, self.settings.retention_days)
+                    if purge_old(self.store, self.settings.retention_days):
+                        next_trash = now  # their files' bytes go now
+                if now >= next_trash:
+                    next_trash = now + TRASH_EVERY
+                    self._drain_trash()
             except StoreUnavailable as exc:
                 # The database is away (unreachable, locked, read-only): back off and go on.
                 # The writes not stored yet were put back by _write_batch: nothing is lost.
@@ -113,6 +120,22 @@ class Engine(BatchWriter):
                 self._hard_stop(attempt)
                 continue
             attempt.progress.flush()
+
+    def _drain_trash(self) -> None:
+        """Delete the bytes of files whose job was deleted or purged, or that were replaced
+        (their keys wait in the store's trash, so a crash here leaves nothing for good)."""
+        try:
+            drain_trash(self.store, self.file_storage)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            # The file storage is away (a bucket unreachable): the keys stay in the trash
+            # and the next look, a minute later, deletes them.
+            logger.warning(
+                "could not delete the bytes of trashed files: %s",
+                exc,
+                extra={"action": "file_trash"},
+            )
 
     def _check_cancels(self) -> None:
         """Cancels requested through another process reach this one here (and with each

@@ -9,15 +9,21 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from ..eta import FromHistory, prior_from_history
 from ..executors import Attempt, Executor, PoolExecutor
+from ..files.saving import FileLimits
 from ..settings import Settings
 from ..store import Finish, Report
 from .waits import StoreCallbacks
 
 if TYPE_CHECKING:
     from ..bus import Bus
+    from ..files import FileStorage
     from ..store import Store
     from ..tasks import Task
+
+#: Seconds a task's run history is reused for the ETA prior of its next attempts.
+HISTORY_TTL = 30.0
 
 
 class WorkerState:
@@ -32,6 +38,7 @@ class WorkerState:
         executor: Executor,
         *,
         secret: Callable[[], str],
+        files: Callable[[], FileStorage] | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -47,6 +54,10 @@ class WorkerState:
         self.poll_interval = settings.poll_interval
         self.cancel_grace = settings.cancel_grace
         self.callbacks = StoreCallbacks(store, secret)
+        self._files = files
+        self._file_storage: FileStorage | None = None
+        self._files_lock = threading.Lock()
+        self.file_limits = FileLimits(settings.max_file_bytes, settings.max_job_file_bytes)
         self._running: dict[str, Attempt] = {}
         self._reports: list[Report] = []
         self._finishes: list[tuple[Attempt, Finish]] = []
@@ -56,7 +67,8 @@ class WorkerState:
         self._claiming = True
         self._next_poll = 0.0
         self._avg_duration: float | None = None
-        self._history_cache: dict[str, tuple[float, float | None]] = {}
+        self.prior = FromHistory(store.history, prior_from_history, ttl=HISTORY_TTL)
+        """The ETA prior of a task's next attempts: seconds per item in its recent runs."""
         self._resent: dict[str, float] = {}
         """Jobs whose message was sent again, and when (see ``_resend_stale``)."""
         self.stats = {
@@ -70,6 +82,18 @@ class WorkerState:
             "ignored": 0,
             "dropped": 0,
         }
+
+    def file_storage(self) -> FileStorage:
+        """Where the files of this worker's tasks go: the App's (``files``), else the one
+        ``files_url`` names, opened on first use."""
+        if self._files is not None:
+            return self._files()
+        with self._files_lock:
+            if self._file_storage is None:
+                from ..files.storages import open_storage
+
+                self._file_storage = open_storage(self.settings.files_url, self.store)
+            return self._file_storage
 
     @property
     def claims(self) -> bool:
