@@ -93,8 +93,9 @@ class JobFiles(Session):
         Without it, returns the bytes. ``progress(done, total)`` is called after each chunk
         (``total`` is None when the server did not give a size).
 
-        Raises JobNotFound (or the error of an unknown file), ResultNotAvailable until the
-        job succeeded, and the 422 error of an unknown format.
+        Raises JobNotFound, FileNotFound, ResultNotAvailable until the job succeeded,
+        ExportNotAvailable for a CSV of a task without rows, and a JobwireError with the
+        code ``validation_error`` for a format the server does not know.
 
         ```python
         client.download(job.id, "csv", path="report.csv")
