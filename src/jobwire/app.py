@@ -29,14 +29,10 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal, Unpack, overload
 
 from .bus import Bus, open_bus
-from .errors import (
-    BrokerUnavailable,
-    ConfigurationError,
-    JobNotFound,
-    UnknownTask,
-)
+from .errors import BrokerUnavailable, ConfigurationError, JobNotFound, UnknownTask
 from .eta import FromHistory, estimated_duration
 from .executors import Executor, Queued, make_executor
+from .export import Export, export_job
 from .files import FileInfo, FileStorage
 from .files.access import JobFiles
 from .job import Job, result_of
@@ -173,10 +169,9 @@ class App:
     ) -> Task | Callable[[Callable[..., Any]], Task]:
         """Register a function (sync or async) as a task. A parameter annotated
         :class:`Progress` receives the job's progress reporter; the others are the job's
-        arguments, validated from their type hints. The keywords are the task's options
-        (:class:`~jobwire.tasks.TaskOptions`): ``name``, ``max_concurrency``,
-        ``per_owner_limit``, ``dedupe_key``, ``cache_ttl``, ``dedupe_scope``, ``retries``,
-        ``retry_backoff``, ``timeout``, ``steps``.
+        arguments, validated from their type hints. The keywords are the task's options,
+        each described in :class:`~jobwire.tasks.TaskOptions` (limits, dedupe and cache,
+        retries, timeout, steps, CSV rows).
 
         ```python
         @app.task(dedupe_key="{dataset_id}:eda", cache_ttl=600, retries=2)
@@ -214,17 +209,17 @@ class App:
         *,
         owner: str | None = None,
         delay: float | None = None,
+        fresh: bool = False,
     ) -> Job:
         """Validate ``args`` and create a job (or return the live/cached one with the same
-        dedupe key). Raises UnknownTask, InvalidArguments or OwnerLimitReached; in each case
-        nothing is written."""
+        dedupe key; ``fresh=True`` skips the cached one). Raises UnknownTask,
+        InvalidArguments or OwnerLimitReached; in each case nothing is written."""
         t = self.get_task(task)
         values = t.validate(args if args is not None else {})
         owner = check_text(owner or self.settings.default_owner, "owner", max_length=MAX_OWNER)
         record = t.new_job(values, owner, delay=delay, estimated=self._estimate(t.name))
-        saved, outcome = self.store.submit(
-            record, owner_limit=t.options.per_owner_limit, cache_ttl=t.options.cache_ttl
-        )
+        limit, ttl = t.options.per_owner_limit, t.options.cache_ttl
+        saved, outcome = self.store.submit(record, owner_limit=limit, cache_ttl=ttl, fresh=fresh)
         if outcome == "created":
             # Published before the executor hears of it (a Celery message), so that
             # `queued` (seq 1) reaches the bus before the worker's `running` (seq 2).
@@ -314,6 +309,10 @@ class App:
     def result_text(self, job_id: str) -> str | None:
         """The stored result of a succeeded job, as JSON text (None for any other job)."""
         return self.store.result(job_id)
+
+    def export(self, job_id: str, format: str = "json") -> Export:
+        """The succeeded job as a download, ``json``, ``csv`` or ``zip`` (jobwire.export)."""
+        return export_job(self, job_id, format)
 
     def watch(self, job_id: str, *, after: int = 0) -> Watch:
         """Events of a job: first its current snapshot, then each change, ending after the

@@ -83,7 +83,15 @@ class ExportNotAvailable(JobwireError):
     for the format with `@task.exporter("csv")`."""
 
     code = "export_not_available"
-    status = 422
+    status = 409  # the request is valid; what the job holds does not fit the format
+
+
+class RangeNotSatisfiable(JobwireError):
+    """The requested byte range is outside the file (or malformed). Ask for a range within
+    its size (`Content-Range: bytes */SIZE` gives it), or no range for the whole file."""
+
+    code = "range_not_satisfiable"
+    status = 416
 
 
 class JobFailed(JobwireError):

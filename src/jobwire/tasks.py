@@ -8,7 +8,7 @@ import inspect
 import string
 import time
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, Unpack
 
@@ -24,6 +24,12 @@ if TYPE_CHECKING:
     from .job import Job
 
 DedupeKey = str | Callable[..., str]
+ExportFormat = Literal["json", "csv", "zip"]
+#: The formats a job is exported in (``App.export``, ``GET /api/jobs/{id}/export``).
+EXPORT_FORMATS: tuple[ExportFormat, ...] = ("json", "csv", "zip")
+#: An exporter: a function of the export's context (:class:`jobwire.export.ExportContext`)
+#: returning the bytes (an iterable of bytes, or bytes, or text).
+Exporter = Callable[[Any], Any]
 #: Longest dedupe key stored as it is; longer ones are stored as their hash.
 MAX_DEDUPE_KEY = 500
 
@@ -54,6 +60,11 @@ class TaskOptions:
     steps: tuple[str, ...] = ()
     """The steps the task goes through, for display (``init``, ``processing``…)."""
     description: str = ""
+    export_rows: Callable[[Any], Iterable[Mapping[str, Any]]] | None = None
+    """The rows of a CSV export, as a function of the result (``lambda r: r["files"]``)."""
+    export_columns: tuple[str, ...] | None = None
+    """The CSV's columns, in order (other keys are left out). Default: every key of the
+    rows, in the order first met."""
 
     def __post_init__(self) -> None:
         for option, value in (
@@ -85,6 +96,8 @@ class TaskOptions:
                 else f"{module.rsplit('.', 1)[-1]}.{fn.__name__}"
             )
         values["steps"] = tuple(values.get("steps", ()))
+        if values.get("export_columns") is not None:
+            values["export_columns"] = tuple(values["export_columns"])
         values["description"] = (fn.__doc__ or "").strip()
         return cls(**values)
 
@@ -102,6 +115,8 @@ class TaskKwargs(TypedDict, total=False):
     retry_backoff: float
     timeout: float | None
     steps: Sequence[str]
+    export_rows: Callable[[Any], Iterable[Mapping[str, Any]]] | None
+    export_columns: Sequence[str] | None
 
 
 class Submits(Protocol):
@@ -114,6 +129,7 @@ class Submits(Protocol):
         *,
         owner: str | None = None,
         delay: float | None = None,
+        fresh: bool = False,
     ) -> Job: ...
 
 
@@ -128,6 +144,8 @@ class Task:
         self.is_async = inspect.iscoroutinefunction(fn)
         self.progress_param, self.model = _argument_model(fn, options.name)
         self._template_fields: tuple[str, ...] = ()
+        self.exporters: dict[ExportFormat, Exporter] = {}
+        """This task's own exporters by format (:meth:`exporter`)."""
         key = options.dedupe_key
         if isinstance(key, str):
             # A field is None for literal text, "" for a positional {} (never an argument).
@@ -257,9 +275,35 @@ class Task:
         """
         return self.app.submit(self.name, args)
 
-    def configure(self, *, owner: str | None = None, delay: float | None = None) -> Submitter:
-        """Options for one submit: ``task.configure(owner="alice").submit(x=1)``."""
-        return Submitter(self, owner=owner, delay=delay)
+    def configure(
+        self, *, owner: str | None = None, delay: float | None = None, fresh: bool = False
+    ) -> Submitter:
+        """Options for one submit: ``task.configure(owner="alice").submit(x=1)``.
+        ``fresh=True`` runs a new job even when a cached result would answer."""
+        return Submitter(self, owner=owner, delay=delay, fresh=fresh)
+
+    def exporter(self, format: ExportFormat) -> Callable[[Exporter], Exporter]:
+        """Register a function as this task's exporter for ``format`` (``json``, ``csv`` or
+        ``zip``), used instead of the default one. It receives an
+        :class:`~jobwire.export.ExportContext` and returns the bytes: an iterable of bytes
+        (streamed), bytes, or text.
+
+        ```python
+        @analyse.exporter("zip")
+        def pure_functions(ctx: ExportContext) -> Iterable[bytes]:
+            return ctx.zip((f"{f['name']}_pure.py", f["code"]) for f in ctx.result["files"])
+        ```
+        """
+        if format not in EXPORT_FORMATS:
+            raise ConfigurationError(
+                f"Expected an export format among {', '.join(EXPORT_FORMATS)}, but got {format!r}"
+            )
+
+        def register(fn: Exporter) -> Exporter:
+            self.exporters[format] = fn
+            return fn
+
+        return register
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the function directly (no job), with a Progress that goes nowhere."""
@@ -273,13 +317,18 @@ class Task:
 
 
 class Submitter:
-    def __init__(self, task: Task, *, owner: str | None, delay: float | None) -> None:
+    def __init__(
+        self, task: Task, *, owner: str | None, delay: float | None, fresh: bool = False
+    ) -> None:
         self.task = task
         self.owner = owner
         self.delay = delay
+        self.fresh = fresh
 
     def submit(self, **args: Any) -> Job:
-        return self.task.app.submit(self.task.name, args, owner=self.owner, delay=self.delay)
+        return self.task.app.submit(
+            self.task.name, args, owner=self.owner, delay=self.delay, fresh=self.fresh
+        )
 
 
 def load_function(module: str, qualname: str) -> Callable[..., Any]:

@@ -20,6 +20,7 @@ def test_all_is_pinned() -> None:
         "Client",
         "ConfigurationError",
         "DuplicateJob",
+        "ExportNotAvailable",
         "FileNotFound",
         "FileTooLarge",
         "IllegalTransition",

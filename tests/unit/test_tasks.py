@@ -273,3 +273,28 @@ def test_default_task_name_is_module_and_function(app: App) -> None:
 
     assert summarise.name.endswith(".summarise")
     assert app.get_task(summarise.name) is summarise
+
+
+def test_configure_fresh_runs_a_new_job_instead_of_the_cached_one(app: App) -> None:
+    @app.task(name="cached", cache_ttl=60)
+    def cached(progress: Progress, x: int) -> int:
+        return x
+
+    with app:
+        first = cached.submit(x=1).wait(10)
+        assert cached.submit(x=1).outcome == "cached"
+        again = cached.configure(fresh=True).submit(x=1)
+        assert (again.outcome, again.created) == ("created", True)
+        assert again.id != first.id
+        again.wait(10)
+        assert app.submit("cached", {"x": 1}, fresh=True).created
+    assert app.store.cache_stats()["cached"] == (1, 3)
+
+
+def test_export_options_are_task_options(app: App) -> None:
+    def rows(result: dict) -> list[dict]:
+        return result["rows"]
+
+    task = register_classify(app, export_rows=rows, export_columns=["a", "b"])
+    assert task.options.export_rows is rows
+    assert task.options.export_columns == ("a", "b")
