@@ -50,6 +50,7 @@ class Snapshot(TypedDict):
     seq: int
     error: ErrorInfo | None
     result_url: str | None
+    files_url: str
 
 
 class Event(TypedDict):
@@ -167,6 +168,7 @@ def snapshot(job: JobRecord) -> Snapshot:
         "seq": job.seq,
         "error": error,
         "result_url": f"/api/jobs/{job.id}/result" if job.status == JobStatus.SUCCEEDED else None,
+        "files_url": f"/api/jobs/{job.id}/files",
     }
 
 

@@ -310,3 +310,33 @@ def test_a_cors_preflight_is_still_answered_by_cors(tmp_path: Path) -> None:
             assert (r.status_code, r.headers["allow"]) == (204, "DELETE, GET, OPTIONS")
     finally:
         app.close()
+
+
+def test_downloads_and_fresh_submits_are_documented(
+    spec_and_base: tuple[dict[str, Any], str],
+) -> None:
+    spec, _ = spec_and_base
+    paths = spec["paths"]
+    export = paths["/api/jobs/{job_id}/export"]["get"]
+    fmt = next(p for p in export["parameters"] if p["name"] == "format")
+    assert fmt["schema"]["enum"] == ["json", "csv", "zip"]
+    assert set(export["responses"]["200"]["content"]) == {
+        "application/json",
+        "text/csv",
+        "application/zip",
+    }
+    assert "Content-Disposition" in export["responses"]["200"]["headers"]
+    assert {"409", "422"} <= set(export["responses"])
+    file = paths["/api/jobs/{job_id}/files/{name}"]["get"]
+    headers = {p["name"].lower() for p in file["parameters"] if p["in"] == "header"}
+    assert headers == {"range", "if-range", "if-none-match"}
+    assert {"200", "206", "304", "404", "416"} <= set(file["responses"])
+    assert file["responses"]["206"]["content"]["*/*"]["schema"]["format"] == "binary"
+    assert "Content-Range" in file["responses"]["206"]["headers"]
+    both = [{"bearer": []}, {"streamToken": []}]
+    assert file["security"] == export["security"] == both  # a download link with ?token=
+    assert paths["/api/jobs/{job_id}/files"]["get"]["security"] == both
+    submit = paths["/api/tasks/report/jobs"]["post"]
+    fresh = next(p for p in submit["parameters"] if p["name"] == "fresh")
+    assert (fresh["in"], fresh["schema"]["type"]) == ("query", "boolean")
+    assert set(submit["responses"]["202"]["links"]) >= {"files", "export"}

@@ -1,8 +1,9 @@
 """What a job's stream token (``?token=``) reaches, route by route, through a real server with
 authentication on: exactly its own job's snapshot (long poll and ETag included), events,
-WebSocket, cancel and result, and a ``/ws`` subscription to that job. Another job is 404 (it
-may not even exist); everything else is 403 ``forbidden``. Every route the server has is
-listed here, so a new one fails :func:`test_every_route_is_covered` until it is added."""
+WebSocket, cancel, result, files and export, and a ``/ws`` subscription to that job. Another
+job is 404 (it may not even exist); everything else is 403 ``forbidden``. Every route the
+server has is listed here, so a new one fails :func:`test_every_route_is_covered` until it is
+added."""
 
 from __future__ import annotations
 
@@ -105,6 +106,12 @@ def test_the_token_reads_its_own_job(scope: Scope) -> None:
     r = httpx.get(job, params={**q, "wait": 1}, headers={"If-None-Match": '"other.1"'})
     assert r.status_code == 200
     assert httpx.get(f"{job}/result", params=q).json() == 2
+    # Downloads too: a browser follows a plain link, which carries no header.
+    assert httpx.get(f"{job}/files", params=q).json() == {"files": []}
+    r = httpx.get(f"{job}/export", params={**q, "format": "json"})
+    assert r.status_code == 200 and r.json() == 2
+    assert r.headers["content-disposition"].startswith('attachment; filename="count-')
+    assert_error(httpx.get(f"{job}/files/none.txt", params=q), 404, "file_not_found")
     with httpx.Client() as client, connect_sse(client, "GET", f"{job}/events", params=q) as sse:
         assert sse.response.status_code == 200
         assert next(iter(sse.iter_sse())).event == "completed"
@@ -134,6 +141,9 @@ def test_another_job_is_not_found(scope: Scope) -> None:
         httpx.get(job, params={**q, "wait": 1}, headers={"If-None-Match": '"x.1"'}),
         httpx.get(f"{job}/events", params=q),
         httpx.get(f"{job}/result", params=q),
+        httpx.get(f"{job}/files", params=q),
+        httpx.get(f"{job}/files/none.txt", params=q),
+        httpx.get(f"{job}/export", params=q),
         httpx.get(f"{job}/token", params=q),
         httpx.post(f"{job}/cancel", params=q),
         httpx.delete(job, params=q),
@@ -184,6 +194,9 @@ COVERED = {
     ("DELETE", "/api/jobs/{job_id}"),
     ("POST", "/api/jobs/{job_id}/cancel"),
     ("GET", "/api/jobs/{job_id}/result"),
+    ("GET", "/api/jobs/{job_id}/files"),
+    ("GET", "/api/jobs/{job_id}/files/{name}"),
+    ("GET", "/api/jobs/{job_id}/export"),
     ("GET", "/api/jobs/{job_id}/token"),
     ("GET", "/api/jobs/{job_id}/events"),
     ("GET", "/api/stats"),

@@ -43,6 +43,7 @@ REQUIRED = {
     "seq",
     "error",
     "result_url",
+    "files_url",
 }
 
 T0 = datetime(2024, 5, 17, 9, 30, 15, 250000, tzinfo=UTC).timestamp()
@@ -150,6 +151,12 @@ def test_result_url_only_when_succeeded() -> None:
             assert snap["result_url"] == "/api/jobs/abc123/result"
         else:
             assert snap["result_url"] is None, status
+
+
+def test_files_url_whatever_the_status() -> None:
+    # A running job may have saved files already; a failed one keeps those it saved.
+    for status in JobStatus:
+        assert snapshot(record(status=status))["files_url"] == "/api/jobs/abc123/files"
 
 
 def test_error_shape() -> None:

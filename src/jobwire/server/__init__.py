@@ -6,7 +6,8 @@ api = create_app(app)                  # an ASGI app: uvicorn module:api
 fastapi_app.mount("/jobs", api)        # or inside your own FastAPI app
 ```
 
-One concept per module: ``api`` (the REST routes), ``sse`` and ``websockets`` (the live
+One concept per module: ``api`` (the REST routes), ``downloads`` and ``ranges`` (files
+and exports, byte ranges), ``sse`` and ``websockets`` (the live
 streams, on what ``streams`` shares: opening a stream and following it), ``hub`` (the one
 bus subscription, fanned out to the streams), ``deps`` (the state and the caller a handler
 gets), ``auth`` and ``guards`` (credentials, and ending the streams of revoked ones),
@@ -28,7 +29,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 
-from . import api, crosssite, errors, metrics, openapi, sse, websockets
+from . import api, crosssite, downloads, errors, metrics, openapi, sse, websockets
 from .bodylimit import BodyLimit
 from .fastpath import NotModified
 from .state import ServerState
@@ -78,6 +79,7 @@ def create_app(
     errors.install(server)
     openapi.install(server, app)  # one submit operation per task, exact schemas
     server.include_router(api.router)
+    server.include_router(downloads.router)
     server.include_router(sse.router)
     server.include_router(websockets.router)
     server.include_router(metrics.router)

@@ -41,6 +41,8 @@ def links(request: Request, job_id: str) -> dict[str, str]:
         "ws": f"{root}/ws/jobs/{job_id}",
         "cancel": f"{base}/cancel",
         "result": f"{base}/result",
+        "files": f"{base}/files",
+        "export": f"{base}/export",
     }
 
 
@@ -105,7 +107,19 @@ def list_tasks(state: State, who: Who) -> dict[str, Any]:
         **error_responses(400, 401, 403, 404, 409, 413, 415, 422, 429),
     },
 )
-async def submit(task: str, request: Request, state: State, who: Who) -> JSONResponse:
+async def submit(
+    task: str,
+    request: Request,
+    state: State,
+    who: Who,
+    fresh: Annotated[
+        bool,
+        Query(
+            description="Run a new job even when a cached result would answer "
+            "(the task's `cache_ttl`); counted as a cache miss"
+        ),
+    ] = False,
+) -> JSONResponse:
     """Submit a job. The body is the task's arguments (see `GET /api/tasks`), sent as JSON;
     no body means no arguments."""
     refuse_stream_token(who, "submitting a job")
@@ -113,7 +127,7 @@ async def submit(task: str, request: Request, state: State, who: Who) -> JSONRes
     args = await bodies.arguments(request)
     bodies.check_types(spec, args or {})
     state.limiter.take(who.user)
-    job = await run_in_threadpool(state.app.submit, task, args or {}, owner=who.user)
+    job = await run_in_threadpool(state.app.submit, task, args or {}, owner=who.user, fresh=fresh)
     if not job.created and not who.can_see(job.id, job.owner):
         # A shared dedupe key matched someone else's job: say so without handing it over.
         raise DuplicateJob(
@@ -298,17 +312,29 @@ def job_token(job_id: str, state: State, who: Who) -> dict[str, str]:
     "/api/stats", response_model=StatsModel, tags=["server"], responses=error_responses(401, 403)
 )
 def stats(state: State, who: Who) -> dict[str, Any]:
-    """Your jobs by status (everyone's for an admin), and for admins this process's worker
-    and stream counters."""
+    """Your jobs by status (everyone's for an admin), the result cache of each task (hits
+    and misses of everyone's submits: per task, never per user), and for admins this
+    process's worker and stream counters."""
     refuse_stream_token(who, "the statistics")
+    cache = {
+        task: {"hits": c.hits, "misses": c.misses, "hit_rate": hit_rate(c.hits, c.misses)}
+        for task, c in sorted(state.app.store.cache_stats().items())
+    }
     if not who.admin:
-        return {"jobs": state.app.store.counts(owner=who.user), "worker": None, "streams": None}
+        jobs = state.app.store.counts(owner=who.user)
+        return {"jobs": jobs, "worker": None, "streams": None, "cache": cache}
     worker = state.app.worker
     return {
         "jobs": state.app.store.counts(),
         "worker": dict(worker.stats) if worker is not None else None,
         "streams": {"listeners": state.hub.listeners, "delivered": state.hub.delivered},
+        "cache": cache,
     }
+
+
+def hit_rate(hits: int, misses: int) -> float | None:
+    """hits / (hits + misses), rounded to 4 digits; None before any submit."""
+    return round(hits / (hits + misses), 4) if hits + misses else None
 
 
 @router.post(

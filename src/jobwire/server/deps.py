@@ -43,7 +43,9 @@ def no_nul(request: Request) -> None:
 
 
 def refuse_stream_token(who: Principal, what: str) -> None:
-    """A stream token reads and cancels its one job, and does nothing else: 403."""
+    """A stream token reads, downloads (files, export) and cancels its one job, and does
+    nothing else: 403. Routes that take one call :meth:`ServerState.visible`, which answers
+    404 for any other job."""
     if who.job_scope is not None:
         raise Forbidden(
             f"A stream token only reads its own job; {what} needs an API key or a JWT "

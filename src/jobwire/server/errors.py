@@ -26,6 +26,7 @@ HTTP_CODES = {
     406: "not_acceptable",
     409: "conflict",
     413: "payload_too_large",
+    416: "range_not_satisfiable",
     415: "unsupported_media_type",
     422: "validation_error",
     429: "rate_limited",
@@ -52,6 +53,7 @@ MEANINGS = {
     404: "Unknown job or task (or another user's job)",
     409: "Conflict with the job's state or the owner's limit",
     413: "Body too large",
+    416: "The range is not within the file (`Content-Range: bytes */SIZE` gives its size)",
     415: "The body is not sent as JSON (`Content-Type: application/json`)",
     422: "Invalid arguments or parameters",
     429: "Rate limited (see Retry-After)",
@@ -88,6 +90,8 @@ def install(api: FastAPI) -> None:
             headers = {"Retry-After": str(max(1, round(exc.retry_after + 0.49)))}
         if isinstance(exc, Unauthorized):
             headers = {"WWW-Authenticate": "Bearer"}
+        if isinstance(exc, e.RangeNotSatisfiable):
+            headers = {"Content-Range": f"bytes */{exc.details.get('size', '*')}"}
         if status >= 500:
             logger.error("server error: %s", exc.message)
         return error_response(status, exc.code, exc.message, _jsonable(exc.details), headers)

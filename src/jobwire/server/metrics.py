@@ -25,6 +25,19 @@ class _Collector:
         for status, n in self.state.app.store.counts().items():
             jobs.add_metric([status], n)
         yield jobs
+        hits = CounterMetricFamily(
+            "jobwire_cache_hits", "Submits answered by a cached result", labels=["task"]
+        )
+        misses = CounterMetricFamily(
+            "jobwire_cache_misses",
+            "Submits of a task with a result cache that ran a new job",
+            labels=["task"],
+        )
+        for task, counts in sorted(self.state.app.store.cache_stats().items()):
+            hits.add_metric([task], counts.hits)
+            misses.add_metric([task], counts.misses)
+        yield hits
+        yield misses
         worker = self.state.app.worker
         if worker is not None:
             done = CounterMetricFamily(

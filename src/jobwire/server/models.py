@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, create_model
 
+from ..files import FileEntry
 from ..snapshot import ErrorInfo, Snapshot
 from ..wire import Message
 
@@ -34,7 +35,9 @@ def model_of(
 if TYPE_CHECKING:  # to mypy, create_model makes values; these are models, used as types below
     ErrorInfoModel = BaseModel
     SnapshotModel = BaseModel
+    FileEntryModel = BaseModel
 else:
+    FileEntryModel = model_of(FileEntry, "FileEntryModel", "A file a job saved.")
     ErrorInfoModel = model_of(
         ErrorInfo, "ErrorInfoModel", None, extra="ignore", details=(Any, None)
     )
@@ -52,6 +55,8 @@ class Links(BaseModel):
     ws: str
     cancel: str
     result: str
+    files: str
+    export: str
 
 
 class SubmitAnswer(SnapshotModel):
@@ -69,10 +74,26 @@ class TaskList(BaseModel):
     tasks: list[dict[str, Any]]
 
 
+class FileList(BaseModel):
+    files: list[FileEntryModel]
+
+
+class CacheModel(BaseModel):
+    """A task's result cache: submits it answered with a cached job (hits), and submits
+    that ran a new job (misses)."""
+
+    hits: int
+    misses: int
+    hit_rate: float | None
+    """hits / (hits + misses), rounded to 4 digits; null before any submit."""
+
+
 class StatsModel(BaseModel):
     jobs: dict[str, int]
     worker: dict[str, int] | None
     streams: dict[str, int] | None
+    cache: dict[str, CacheModel]
+    """Per task with a ``cache_ttl``, everyone's submits counted together."""
 
 
 class HookAnswer(BaseModel):

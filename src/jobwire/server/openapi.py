@@ -41,6 +41,9 @@ STREAM_TOKEN_OPERATIONS = {
     ("get", EVENTS),
     ("post", "/api/jobs/{job_id}/cancel"),
     ("get", "/api/jobs/{job_id}/result"),
+    ("get", "/api/jobs/{job_id}/files"),
+    ("get", "/api/jobs/{job_id}/files/{name}"),
+    ("get", "/api/jobs/{job_id}/export"),
 }
 #: Text without NUL: the stores refuse it (PostgreSQL cannot keep it) in any argument.
 NO_NUL = "^[^\\u0000]*$"
@@ -263,6 +266,8 @@ def _submit(
             ("events", ("get", EVENTS)),
             ("cancel", ("post", "/api/jobs/{job_id}/cancel")),
             ("result", ("get", "/api/jobs/{job_id}/result")),
+            ("files", ("get", "/api/jobs/{job_id}/files")),
+            ("export", ("get", "/api/jobs/{job_id}/export")),
             ("token", ("get", "/api/jobs/{job_id}/token")),
             ("delete", ("delete", "/api/jobs/{job_id}")),
         )
