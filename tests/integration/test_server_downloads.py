@@ -12,6 +12,7 @@ import io
 import json
 import random
 import re
+import threading
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,11 +24,13 @@ import httpx
 import pytest
 
 from jobwire import App, Progress
-from jobwire.export import BOM, ExportContext
+from jobwire.export import ExportContext
 
 from .server_util import running_server
 
 BIG = 50 * 1024 * 1024
+#: Set when the "endless" exporter's generator is closed.
+CLOSED = threading.Event()
 REPORT_NAME = "요약 보고서.txt"
 
 
@@ -71,6 +74,16 @@ def tasks_app(database_url: str) -> App:
         return {"key": key}
 
     analyse = app.task(name="analyse")(_analyse)
+
+    endless = app.task(name="endless")(_analyse)
+
+    @endless.exporter("zip")
+    def forever(ctx: ExportContext) -> Iterator[bytes]:
+        try:
+            for _ in range(100_000):
+                yield b"x" * (1 << 20)
+        finally:
+            CLOSED.set()
 
     @analyse.exporter("zip")
     def pure_functions(ctx: ExportContext) -> Iterator[bytes]:
@@ -174,7 +187,7 @@ def test_csv_zip_files_and_ranges_of_a_job_with_korean_rows_and_a_50_mb_file(
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "text/csv; charset=utf-8"
     assert r.headers["content-disposition"] == (f'attachment; filename="survey-{job[-8:]}.csv"')
-    assert r.content.startswith(BOM)
+    assert r.content.startswith(b"\xef\xbb\xbf")  # the UTF-8 BOM
     parsed = list(csv.DictReader(io.StringIO(r.content[3:].decode("utf-8"), newline="")))
     assert parsed == [{k: str(v) for k, v in row.items()} for row in rows()]
 
@@ -203,7 +216,7 @@ def test_csv_zip_files_and_ranges_of_a_job_with_korean_rows_and_a_50_mb_file(
             ["result.json", "result.csv", "README.md", *(f"files/{n}" for n in expected)]
         )
         assert json.loads(archive.read("result.json"))["rows"][999]["번호"] == 999
-        assert archive.read("result.csv").startswith(BOM)
+        assert archive.read("result.csv").startswith(b"\xef\xbb\xbf")
         for name in expected:
             digest = hashlib.sha256()
             with archive.open(f"files/{name}") as member:
@@ -326,6 +339,18 @@ def test_a_tasks_own_exporter_is_used_for_its_format(on_sqlite: Served) -> None:
     assert "Pure functions only." in archive.read("README.md").decode()
     # The other formats stay the default ones.
     assert s.get(f"/api/jobs/{job}/export").json()["files"][0]["name"] == "utils"
+
+
+def test_a_download_the_client_leaves_is_closed_on_the_server(on_sqlite: Served) -> None:
+    s = on_sqlite
+    job = s.finished(s.submit("endless"))
+    CLOSED.clear()
+    url = f"{s.base}/api/jobs/{job}/export?format=zip"
+    with httpx.stream("GET", url, headers=s.headers(), timeout=30) as r:
+        assert r.status_code == 200
+        assert len(next(r.iter_raw())) > 0
+    # 100 GB were on offer: the server stopped reading them when the client went away.
+    assert CLOSED.wait(10), "the exporter's generator was not closed"
 
 
 # -- the result cache ------------------------------------------------------------------------

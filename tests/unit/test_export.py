@@ -102,9 +102,12 @@ def body(export: Export) -> bytes:
     return b"".join(export)
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
 def parse_csv(data: bytes) -> list[dict[str, str]]:
-    assert data.startswith(BOM)
-    return list(csv.DictReader(io.StringIO(data[len(BOM) :].decode("utf-8"), newline="")))
+    assert BOM == UTF8_BOM and data.startswith(UTF8_BOM)
+    return list(csv.DictReader(io.StringIO(data[3:].decode("utf-8"), newline="")))
 
 
 # -- names ----------------------------------------------------------------------------
