@@ -246,6 +246,9 @@ def test_an_allowed_origin_streams_and_gets_cors_headers(app: App) -> None:
         assert got.status_code == 200
         assert got.headers["access-control-allow-origin"] == FRONT
         assert "etag" in got.headers["access-control-expose-headers"].lower()
+        # A front end on another origin reads a download's name and range.
+        exposed = got.headers["access-control-expose-headers"].lower()
+        assert "content-disposition" in exposed and "content-range" in exposed
 
         preflight = httpx.options(
             f"{base}/api/tasks/count/jobs",

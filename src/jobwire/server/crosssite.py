@@ -45,8 +45,17 @@ CORS_HEADERS = (
     "If-None-Match",
     "Last-Event-ID",
     "Idempotency-Key",
+    "Range",
+    "If-Range",
 )
-CORS_EXPOSE = ("ETag", "Location", "Retry-After")
+CORS_EXPOSE = (
+    "ETag",
+    "Location",
+    "Retry-After",
+    "Content-Disposition",
+    "Content-Range",
+    "Accept-Ranges",
+)
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
