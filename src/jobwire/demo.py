@@ -26,7 +26,11 @@ def documents(count: int, seed: int = 7) -> list[str]:
 
 
 def register(app: App) -> None:
-    @app.task(name="demo.analyse", steps=("init", "processing", "aggregating", "saving"))
+    @app.task(
+        name="demo.analyse",
+        steps=("init", "processing", "aggregating", "saving"),
+        export_rows=lambda result: result["top_words"],  # the CSV export: word, count
+    )
     def analyse(
         progress: Progress, documents_count: int = 200, work: int = 40_000
     ) -> dict[str, object]:

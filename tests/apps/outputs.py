@@ -31,5 +31,10 @@ def register(target: App) -> None:
             progress.save_file("big.bin", big_bytes(big), "application/octet-stream")
         return {"rows": items}
 
+    @target.task(name="note")
+    def note(progress: Progress, text: str = "done") -> dict[str, str]:
+        """Saves no file, and its result has no rows: no CSV."""
+        return {"note": text}
+
 
 register(app)

@@ -34,8 +34,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_examples(directory: Path, **env: str) -> Iterator[str]:
-    """`jobwire serve --examples` on a free port with its own SQLite file; its base URL."""
+def serve_examples(directory: Path, target: str | None = None, **env: str) -> Iterator[str]:
+    """`jobwire serve [target] --examples` on a free port with its own SQLite file; its base
+    URL. ``target`` (MODULE:APP) adds that app's tasks to the examples."""
     port = free_port()
     full_env = {
         **os.environ,
@@ -44,8 +45,8 @@ def serve_examples(directory: Path, **env: str) -> Iterator[str]:
         **env,
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jobwire", "serve", "--examples", "--port", str(port),
-         "--log-level", "warning"],
+        [sys.executable, "-m", "jobwire", "serve", *([target] if target else []), "--examples",
+         "--port", str(port), "--log-level", "warning"],
         cwd=directory, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True,
     )  # fmt: skip

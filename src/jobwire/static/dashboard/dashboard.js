@@ -8,7 +8,7 @@
  * @module dashboard
  */
 
-import { getResult, getStats, getStreamToken, isTerminal, listFiles, listJobs, listTasks, submit, watchAll } from "../jobwire.js";
+import { downloadUrl, getResult, getStats, getStreamToken, isTerminal, listFiles, listJobs, listTasks, submit, watchAll } from "../jobwire.js";
 import { JobsTable } from "./jobs-table.js";
 import { RunPanel } from "./run-form.js";
 import { Toasts } from "./toasts.js";
@@ -282,11 +282,31 @@ async function cancel(job, button) {
 /**
  * What a succeeded job's download links need: its files, and with an API key a fresh stream
  * token for the job (a link cannot send the key; the token goes in its URL). Without auth,
- * plain URLs.
+ * plain URLs. And whether it has a CSV: a task declares its rows, or has none.
  */
 async function loadDownloads(job) {
   const [token, files] = await Promise.all([state.token ? getStreamToken(job.id, api()) : undefined, listFiles(job.id, api())]);
-  return { token, files };
+  const csv = await exportProblem(job, "csv", token);
+  return { token, files, unavailable: csv ? { csv } : {} };
+}
+
+/**
+ * Why `format` cannot be downloaded (the server's message), or null when it can: asked with
+ * the link's own URL and dropped once the answer's status is known, so that a link never
+ * leads to an error page or a failed download.
+ */
+async function exportProblem(job, format, token) {
+  const control = new AbortController();
+  try {
+    const response = await fetch(downloadUrl(job.id, { format }, { baseUrl: BASE, token }), { signal: control.signal });
+    if (response.ok) return null;
+    const body = await response.json().catch(() => null);
+    return body?.error?.message ?? `HTTP ${response.status}`;
+  } catch {
+    return null; // not reachable now: the link may work later
+  } finally {
+    control.abort();
+  }
 }
 
 function onSubmitted(job) {
@@ -392,6 +412,8 @@ function failed(error) {
 
 function banner(kind, text) {
   const box = $("#banner");
+  // Several calls answer 401 at start: the sign-in form is drawn once, keeping what was typed.
+  if (kind === "auth" && !box.hidden && box.querySelector(".auth-form")) return;
   box.hidden = !kind;
   box.replaceChildren();
   if (!kind) return;

@@ -20,8 +20,9 @@ const HINTS = { json: "the result as JSON", csv: "the result as CSV (opens in a 
  * @param {string} options.name  how the job is named to people, e.g. `demo.analyse #3f2a9c0e`
  * @param {number} options.columns  the table's column count (the row spans them all)
  * @param {string} options.baseUrl  where jobwire is mounted
- * @param {(job: object) => Promise<{token?: string, files: object[]}>} options.load  the
- *   stream token for the links (none without auth) and the job's files
+ * @param {(job: object) => Promise<{token?: string, files: object[], unavailable?: Record<string, string>}>} options.load
+ *   the stream token for the links (none without auth), the job's files, and the export
+ *   formats it has not (format → why)
  * @param {(open: boolean) => void} [options.onToggle]
  * @returns {{toggle: HTMLButtonElement, row: HTMLTableRowElement}}
  */
@@ -40,8 +41,8 @@ export function downloadsRow(job, { name, columns, baseUrl, load, onToggle }) {
     if (!panel.hasChildNodes()) panel.append(h("p", { class: "muted dl-note" }, "Loading…"));
     panel.setAttribute("aria-busy", "true");
     try {
-      const { token, files } = await load(job);
-      panel.replaceChildren(...draw(job, { name, baseUrl, token, files }));
+      const { token, files, unavailable = {} } = await load(job);
+      panel.replaceChildren(...draw(job, { name, baseUrl, token, files, unavailable }));
     } catch (error) {
       panel.replaceChildren(h("p", { class: "dl-note is-error", role: "alert" }, `Could not load the downloads: ${error.message}`));
     } finally {
@@ -60,7 +61,7 @@ export function downloadsRow(job, { name, columns, baseUrl, load, onToggle }) {
 }
 
 /** The panel's content: the export links, then the files. */
-function draw(job, { name, baseUrl, token, files }) {
+function draw(job, { name, baseUrl, token, files, unavailable }) {
   const exportId = `export-${job.id}`;
   const filesId = `files-${job.id}`;
   const exports = h(
@@ -71,26 +72,31 @@ function draw(job, { name, baseUrl, token, files }) {
       "div",
       { class: "dl-links", role: "group", "aria-labelledby": exportId },
       EXPORT_FORMATS.map((format) =>
-        h(
-          "a",
-          {
-            class: "btn btn-sm",
-            href: downloadUrl(job.id, { format }, { baseUrl, token }),
-            download: "",
-            dataset: { format },
-            title: `Download ${HINTS[format]}`,
-            "aria-label": `Download ${name} as ${LABELS[format]}`,
-          },
-          LABELS[format],
-        ),
+        unavailable[format]
+          ? h("span", { class: "btn btn-sm is-unavailable", role: "link", "aria-disabled": "true", "aria-describedby": `no-${format}-${job.id}`, title: unavailable[format] }, LABELS[format])
+          : h(
+              "a",
+              {
+                class: "btn btn-sm",
+                href: downloadUrl(job.id, { format }, { baseUrl, token }),
+                download: "",
+                dataset: { format },
+                title: `Download ${HINTS[format]}`,
+                "aria-label": `Download ${name} as ${LABELS[format]}`,
+              },
+              LABELS[format],
+            ),
       ),
     ),
+  );
+  const notes = Object.entries(unavailable).map(([format, why]) =>
+    h("p", { class: "muted dl-note dl-unavailable", id: `no-${format}-${job.id}` }, `No ${LABELS[format]} for this job: ${why}`),
   );
   const list = files.length
     ? h("ul", { class: "dl-files", "aria-labelledby": filesId }, files.map((file) => fileItem(job, file, { baseUrl, token })))
     : h("p", { class: "muted dl-note" }, "This job saved no files.");
   const titled = h("div", { class: "dl-group dl-files-group" }, h("h3", { class: "dl-title", id: filesId }, "Files", h("span", { class: "count" }, String(files.length))), list);
-  return [exports, titled];
+  return [exports, titled, ...notes];
 }
 
 function fileItem(job, file, { baseUrl, token }) {
