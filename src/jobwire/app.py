@@ -23,24 +23,19 @@ from __future__ import annotations
 
 import builtins
 import logging
-import secrets
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal, Unpack, overload
 
-from .bus import Bus, open_bus
 from .errors import BrokerUnavailable, ConfigurationError, JobNotFound, UnknownTask
-from .eta import FromHistory, estimated_duration
 from .executors import Executor, Queued, make_executor
 from .export import Export, export_job
-from .files import FileInfo, FileStorage
-from .files.access import JobFiles
+from .files import FileInfo
 from .job import Job, result_of
-from .settings import Settings
+from .resources import Resources
 from .snapshot import JobRecord, make_event
 from .status import JobStatus
 from .storable import MAX_OWNER, check_text
-from .store import Page, Store, open_store
+from .store import Page
 from .tasks import Task, TaskKwargs, TaskOptions
 from .watch import Watch, wait_ended
 from .worker import Worker, purge_old
@@ -48,70 +43,11 @@ from .worker import Worker, purge_old
 logger = logging.getLogger(__name__)
 
 
-class App:
+class App(Resources):
     """Tasks, the store that keeps their jobs, the bus that carries their events, and the
     workers that run them. Options left out come from :class:`~jobwire.settings.Settings`
-    (``JOBWIRE_*`` environment variables or ``jobwire.toml``)."""
-
-    def __init__(
-        self,
-        database_url: str | None = None,
-        *,
-        bus_url: str | None = None,
-        workers: int | None = None,
-        executor: str | None = None,
-        progress_interval: float | None = None,
-        lease_seconds: float | None = None,
-        poll_interval: float | None = None,
-        retention_days: float | None = None,
-        default_owner: str | None = None,
-        store: Store | None = None,
-        bus: Bus | None = None,
-    ) -> None:
-        given = dict(
-            database_url=database_url,
-            bus_url=bus_url,
-            workers=workers,
-            executor=executor,
-            progress_interval=progress_interval,
-            lease_seconds=lease_seconds,
-            poll_interval=poll_interval,
-            retention_days=retention_days,
-            default_owner=default_owner,
-        )
-        self.settings = Settings.model_validate({k: v for k, v in given.items() if v is not None})
-        self.tasks: dict[str, Task] = {}
-        self._store = store
-        self._bus = bus
-        self._given = (store is not None, bus is not None)
-        self._lock = threading.Lock()
-        self.worker: Worker | None = None
-        """This process's worker, once :meth:`start` started it."""
-        self._executor: Executor | None = None
-        self._estimate = FromHistory(lambda t: self.store.history(t), estimated_duration, ttl=10)
-        self._files = JobFiles(lambda: self.store, self.settings.files_url)
-        self._secret: str | None = None
-        self._start_lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return f"<App {self.settings.database_url} tasks={sorted(self.tasks)}>"
-
-    @property
-    def store(self) -> Store:
-        """The store, opened (and migrated) on first use."""
-        if self._store is None:
-            with self._lock:
-                if self._store is None:
-                    self._store = open_store(self.settings.database_url)
-        return self._store
-
-    @property
-    def bus(self) -> Bus:
-        if self._bus is None:
-            with self._lock:
-                if self._bus is None:
-                    self._bus = open_bus(self.settings.bus_url)
-        return self._bus
+    (``JOBWIRE_*`` environment variables or ``jobwire.toml``): see
+    :class:`~jobwire.resources.Resources` for the constructor's keywords."""
 
     @property
     def executor(self) -> Executor:
@@ -125,34 +61,8 @@ class App:
                     )
         return self._executor
 
-    @property
-    def secret(self) -> str:
-        """Signs stream tokens and callback URLs: ``secret_key`` when set, else a random
-        secret kept in the database, so that every process using it agrees."""
-        if self._secret is None:
-            secret = self.settings.secret_key
-            if secret is None:
-                secret = self.store.keys.meta_value(
-                    "stream_secret", lambda: secrets.token_urlsafe(48)
-                )
-            self._secret = secret
-        return self._secret
-
-    def forget_connections(self, *, close: bool = False) -> None:
-        """Drop the store and bus connections so they are opened again on next use: in a
-        forked child (``close=False``: the sockets are the parent's) or before forking. A
-        store or bus handed to the App (``App(store=…)``) is kept: it cannot be reopened
-        from a URL."""
-        with self._lock:
-            if self._store is not None and not self._given[0]:
-                if close:
-                    self._store.close()
-                self._store = None
-            if self._bus is not None and not self._given[1]:
-                if close:
-                    self._bus.close()
-                self._bus = None
-            self.worker = None
+    def __repr__(self) -> str:
+        return f"<App {self.settings.database_url} tasks={sorted(self.tasks)}>"
 
     # -- tasks --------------------------------------------------------------------------
 
@@ -287,11 +197,6 @@ class App:
         """Forget a finished job, its events, its result and its files."""
         self.store.delete(job_id)
         self._files.drain_trash()
-
-    @property
-    def file_storage(self) -> FileStorage:
-        """Where the bytes of saved files live (``files_url``), opened on first use."""
-        return self._files.storage
 
     def files(self, job_id: str) -> builtins.list[FileInfo]:
         """The files the job's current attempt saved, by name. Raises JobNotFound."""

@@ -174,6 +174,25 @@ class FilesContract:
         store.forget_trash([first.key])
         assert store.trash() == []
 
+    def test_a_reserved_key_is_trash_only_after_its_time_unless_a_file_takes_it(
+        self, store: Store
+    ) -> None:
+        # Bytes are written under a reserved key before their row exists: a writer that
+        # dies leaves the key to the trash once the reservation is over; a recorded file
+        # takes the key out of the trash.
+        self.submit(store)
+        job = self.claim_one(store)
+        recorded, orphan = info(job, "kept.txt"), info(job, "lost.txt")
+        store.reserve(recorded.key, 60)
+        store.reserve(orphan.key, 60)
+        assert store.trash() == []
+        assert store.add_file("w1", recorded)
+        self.clock.advance(61)
+        assert store.trash() == [orphan.key]
+        store.forget_trash([orphan.key])
+        assert store.trash() == []
+        assert store.files(job.id) == [recorded]
+
     def test_files_of_an_earlier_attempt_are_not_listed_after_a_retry(self, store: Store) -> None:
         self.submit(store, max_attempts=2)
         job = self.claim_one(store)

@@ -301,3 +301,34 @@ def test_a_job_is_deleted_even_when_its_bytes_cannot_be_yet(
         while store.trash() and time.monotonic() < deadline:
             time.sleep(0.02)
     assert store.trash() == [] and store.blobs._blobs == {}
+
+
+def test_the_bytes_of_a_save_that_died_midway_are_deleted_after_its_reservation(
+    store: MemoryStore, wall_clock: FakeClock, tmp_path: Path
+) -> None:
+    # A worker killed while it writes (or before it records the file) runs no cleanup:
+    # the key it reserved first is in the trash, and the drain deletes the bytes once the
+    # reservation is over. A file that was recorded keeps its bytes.
+    from jobwire.files import saving
+    from jobwire.files.access import drain_trash
+
+    storage = open_storage(f"file://{tmp_path}", store)
+    job = running(store)
+    kept = FileSaver(
+        store,
+        lambda: storage,
+        files_url=None,
+        worker_id="w1",
+        job_id=job.id,
+        attempt=job.attempt,
+        limits=LIMITS,
+    ).save("kept.txt", b"kept", "text/plain")
+    dead_key = f"{job.id}/{job.attempt}/dead"
+    store.reserve(dead_key, saving.RESERVATION)  # what save() does first…
+    storage.write(dead_key, [b"half of a file"])  # …then the process dies
+    assert drain_trash(store, lambda: storage) == 0  # still reserved: maybe still writing
+    wall_clock.advance(saving.RESERVATION + 1)
+    assert drain_trash(store, lambda: storage) == 1
+    with pytest.raises(FileNotFoundError):
+        b"".join(storage.read(dead_key))
+    assert b"".join(storage.read(kept.key)) == b"kept"

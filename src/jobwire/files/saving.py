@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Seconds a file being written keeps its key out of the trash's reach: a save still writing
+#: after this long may find its bytes gone (raise the limit for very slow storages).
+RESERVATION = 6 * 3600.0
+
 
 @dataclass(frozen=True, slots=True)
 class FileLimits:
@@ -81,11 +85,13 @@ def chunks_of(data: FileData) -> Iterator[bytes]:
         yield bytes(piece)
 
 
-def _forget(storage: FileStorage, key: str) -> None:
-    """Delete the bytes of a file that was not recorded. A failure here must not hide why
-    the file was not recorded: it is logged, and the bytes stay (under a key no row names)."""
+def _forget(store: Store, storage: FileStorage, key: str) -> None:
+    """Delete the bytes of a file that was not recorded, and its reservation. A failure here
+    must not hide why the file was not recorded: it is logged, and the reserved key stays in
+    the trash, whose drain deletes the bytes later."""
     try:
         storage.delete([key])
+        store.forget_trash([key])
     except Exception:
         logger.exception("could not delete the bytes of an unrecorded file %s", key)
 
@@ -146,10 +152,15 @@ class FileSaver:
                 yield chunk
 
         storage = self.storage()
+        # Written ahead: if this process dies before the file is recorded, the key is in the
+        # trash, and its bytes are deleted once the reservation is over.
+        self.store.reserve(key, RESERVATION)
         try:
             storage.write(key, counted())
         except BaseException:
-            _forget(storage, key)  # the storage left nothing; a second look costs little
+            _forget(
+                self.store, storage, key
+            )  # the storage left nothing; a second look costs little
             raise
         info = FileInfo(
             job_id=self.job_id,
@@ -164,10 +175,10 @@ class FileSaver:
         try:
             recorded = self.store.add_file(self.worker_id, info)
         except BaseException:
-            _forget(storage, key)
+            _forget(self.store, storage, key)
             raise
         if not recorded:
-            _forget(storage, key)
+            _forget(self.store, storage, key)
             logger.info(
                 "job %s attempt %d lost its lease: file %r discarded",
                 self.job_id,

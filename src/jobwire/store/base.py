@@ -198,9 +198,16 @@ class FileStore(ABC):
         """One file of the job's current attempt, or None."""
 
     @abstractmethod
+    def reserve(self, key: str, hold: float) -> None:
+        """Put ``key`` in the trash, not to be taken for ``hold`` seconds, before its bytes
+        are written: should the writer die before :meth:`add_file` records the file (which
+        takes the key out of the trash), the bytes are deleted once the hold is over."""
+
+    @abstractmethod
     def trash(self, limit: int = 500) -> builtins.list[str]:
         """Keys whose bytes are to be deleted from the file storage: their row is gone
-        (replaced, or its job deleted or purged, in the same transaction)."""
+        (replaced, or its job deleted or purged, in the same transaction), or a reserved
+        key's time has passed with no row."""
 
     @abstractmethod
     def forget_trash(self, keys: Sequence[str]) -> None:

@@ -25,6 +25,7 @@ class MemoryFileStore(MemoryBase, FileStore):
                 or (worker_id is not None and job.lease_owner != worker_id)
             ):
                 return False
+            self._trash.pop(info.key, None)  # the row owns the bytes now
             saved = self._files.setdefault(info.job_id, {})
             old = saved.get(info.name)
             if old is not None:
@@ -48,10 +49,16 @@ class MemoryFileStore(MemoryBase, FileStore):
                 return None
             return info
 
-    def trash(self, limit: int = 500) -> builtins.list[str]:
+    def reserve(self, key: str, hold: float) -> None:
+        until = self.clock() + hold
         with self._lock:
-            keys = sorted(self._trash, key=lambda k: (self._trash[k], k))
-        return keys[: max(limit, 0)]
+            self._trash[key] = until
+
+    def trash(self, limit: int = 500) -> builtins.list[str]:
+        now = self.clock()
+        with self._lock:
+            due = [k for k, at in self._trash.items() if at <= now]
+        return sorted(due, key=lambda k: (self._trash.get(k, 0.0), k))[: max(limit, 0)]
 
     def forget_trash(self, keys: Sequence[str]) -> None:
         with self._lock:

@@ -69,6 +69,8 @@ class SQLFileStore(SQLBase, FileStore):
                 or (worker_id is not None and row.lease_owner != worker_id)
             ):
                 return False
+            # The row owns the bytes now: they are no longer waiting to be deleted.
+            conn.execute(file_trash.delete().where(file_trash.c.key == info.key))
             same = (files.c.job_id == info.job_id, files.c.name == info.name)
             old = conn.execute(sa.select(files.c.key).where(*same)).scalar()
             if old is not None:
@@ -102,10 +104,15 @@ class SQLFileStore(SQLBase, FileStore):
             row = conn.execute(_CURRENT.where(files.c.name == name), {"b_id": job_id}).first()
         return None if row is None else file_from_row(row)
 
+    def reserve(self, key: str, hold: float) -> None:
+        with self._write() as conn:
+            conn.execute(file_trash.insert().values(key=key, trashed_at=self.clock() + hold))
+
     def trash(self, limit: int = 500) -> builtins.list[str]:
         with self._read() as conn:
             keys = conn.execute(
                 sa.select(file_trash.c.key)
+                .where(file_trash.c.trashed_at <= self.clock())
                 .order_by(file_trash.c.trashed_at, file_trash.c.key)
                 .limit(max(limit, 0))
             ).scalars()
