@@ -15,6 +15,7 @@ import httpx
 from .. import errors as e
 from ..status import JobStatus
 from .files import JobFiles
+from .shares import AccessInfo, Expiry, JobShares, SharedVia, ShareInfo
 from .watch import TERMINAL_VALUES, RemoteWatch
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 _MAX_WAIT = 30.0  # the server holds a long poll at most this long
 
 
-class Client(JobFiles):
+class Client(JobFiles, JobShares):
     """A jobwire server, over HTTP. ``token`` is an API key or a JWT (sent as
     ``Authorization: Bearer``). Network failures of plain calls raise ``httpx`` errors;
     ``watch()`` reconnects by itself, up to ``retries`` times in a row, waiting
@@ -79,12 +80,18 @@ class Client(JobFiles):
         owner: str | None = None,
         cursor: str | None = None,
         limit: int = 50,
+        shared: bool = False,
     ) -> tuple[list[RemoteJob], str | None]:
-        """Jobs newest first, and the cursor of the next page (None on the last one)."""
+        """Jobs newest first, and the cursor of the next page (None on the last one).
+
+        ``shared=True`` lists the jobs shared with the caller's teams instead of its own;
+        each says through which team and who shared it (:attr:`RemoteJob.shared`)."""
         params: list[tuple[str, str | int]] = [("limit", limit)]
         statuses = [status] if isinstance(status, str) else list(status or ())
         params += [("status", JobStatus(s).value) for s in statuses]
         params += [(k, v) for k, v in (("task", task), ("owner", owner), ("cursor", cursor)) if v]
+        if shared:
+            params.append(("shared", "true"))
         body = self._request("GET", "/api/jobs", params=params).json()
         return [RemoteJob(self, snap) for snap in body["jobs"]], body["next_cursor"]
 
@@ -202,6 +209,12 @@ class RemoteJob:
     def error(self) -> dict[str, Any] | None:
         return cast("dict[str, Any] | None", self.snapshot["error"])
 
+    @property
+    def shared(self) -> SharedVia | None:
+        """For a job listed with ``shared=True``: the team it was shared with, who shared
+        it, ``can_view``, ``can_download`` and ``expires_at``. None otherwise."""
+        return cast("SharedVia | None", cast("dict[str, Any]", self.snapshot).get("shared"))
+
     def _update(self, other: RemoteJob) -> RemoteJob:
         self.snapshot, self.etag = other.snapshot, other.etag
         return self
@@ -233,6 +246,31 @@ class RemoteJob:
 
     def watch(self, *, after: int = 0) -> RemoteWatch:
         return self.client.watch(self.id, after=after)
+
+    def share(
+        self,
+        team: str,
+        *,
+        can_view: bool = True,
+        can_download: bool = True,
+        expires_at: Expiry = None,
+    ) -> ShareInfo:
+        """Share this job with a team (see :meth:`Client.share`)."""
+        return self.client.share(
+            self.id, team, can_view=can_view, can_download=can_download, expires_at=expires_at
+        )
+
+    def unshare(self, team: str) -> None:
+        """Stop sharing this job with a team (see :meth:`Client.unshare`)."""
+        self.client.unshare(self.id, team)
+
+    def shares(self) -> list[ShareInfo]:
+        """The teams this job is shared with (see :meth:`Client.shares`)."""
+        return self.client.shares(self.id)
+
+    def access(self) -> AccessInfo:
+        """What the client's credentials may do with this job (see :meth:`Client.access`)."""
+        return self.client.access(self.id)
 
     @property
     def _own_token(self) -> str | None:

@@ -342,7 +342,7 @@ async function requestJson(method, path, { baseUrl = "", token, fetch = globalTh
     throw new JobwireError(`Could not reach ${url}: ${cause?.message ?? cause}`, { code: "network_error", cause });
   }
   if (!response.ok) throw await errorFromResponse(response);
-  return response.json();
+  return response.status === 204 ? null : response.json();
 }
 
 /**
@@ -374,14 +374,17 @@ export async function listTasks(options = {}) {
  * @param {string} [filters.owner]  admins only
  * @param {string|null} [filters.cursor]  the previous page's `next_cursor`
  * @param {number} [filters.limit]  1–500 (the server's default is 50)
+ * @param {boolean} [filters.shared]  the jobs shared with your teams instead (`?shared=true`;
+ *   each has `shared`, see {@link sharedWithMe})
  * @param {{baseUrl?: string, token?: string, fetch?: typeof fetch}} [options]
  * @returns {Promise<{jobs: Snapshot[], next_cursor: string|null}>}
  * @example
  * let page = await listJobs({ status: ["queued", "running"], limit: 20 });
  * if (page.next_cursor) page = await listJobs({ status: ["queued", "running"], cursor: page.next_cursor });
  */
-export async function listJobs({ status, task, owner, cursor, limit } = {}, options = {}) {
-  const answer = await requestJson("GET", "/api/jobs", { ...options, params: { status, task, owner, cursor, limit } });
+export async function listJobs({ status, task, owner, cursor, limit, shared } = {}, options = {}) {
+  const params = { status, task, owner, cursor, limit, shared: shared ? "true" : undefined };
+  const answer = await requestJson("GET", "/api/jobs", { ...options, params });
   return { jobs: Array.isArray(answer?.jobs) ? answer.jobs : [], next_cursor: answer?.next_cursor ?? null };
 }
 
@@ -490,6 +493,127 @@ export async function listFiles(jobId, { streamToken, ...options } = {}) {
 export async function getStreamToken(jobId, options = {}) {
   const answer = await requestJson("GET", `${jobPath(jobId)}/token`, options);
   return String(answer?.token ?? "");
+}
+
+// ---------------------------------------------------------------------------------------
+// Shares: a job shared with a team
+// ---------------------------------------------------------------------------------------
+
+/**
+ * @typedef {object} Share  A job shared with a team (`/api/jobs/{id}/shares`).
+ * @property {string} job_id
+ * @property {string} team
+ * @property {boolean} can_view
+ * @property {boolean} can_download  whether the team's members may download its export and files
+ * @property {string|null} expires_at  ISO 8601 UTC; null: until it is removed
+ * @property {string} shared_by  the user who shared it (or last changed the share)
+ * @property {string} created_at
+ * @property {string} updated_at  when it was last changed
+ */
+
+/**
+ * @typedef {object} SharedVia  How a job listed by {@link sharedWithMe} reached you: its
+ *   `shared` field.
+ * @property {string} team  your team it was shared with
+ * @property {string} shared_by
+ * @property {boolean} can_view
+ * @property {boolean} can_download
+ * @property {string|null} expires_at
+ */
+
+/**
+ * @typedef {object} Access  What the caller may do with a job (`GET /api/jobs/{id}/access`).
+ * @property {boolean} view
+ * @property {boolean} download  its export and files
+ * @property {boolean} manage  share it and remove its shares
+ * @property {"owner"|"admin"|"share"|"stream_token"} via  where the access comes from
+ * @property {string|null} team  the team of that share
+ * @property {string|null} expires_at  when that share ends
+ */
+
+/** An expiry as the server takes it: ISO 8601, or null for none. */
+function expiryOf(value) {
+  if (value == null || value === "") return null;
+  const time = value instanceof Date ? value.getTime() : typeof value === "string" ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(time)) {
+    throw new TypeError(`Expected expiresAt as a Date, an ISO 8601 time or null, but got ${JSON.stringify(value)}`);
+  }
+  return value instanceof Date ? value.toISOString() : value;
+}
+
+/**
+ * Share a job with a team (`POST /api/jobs/{id}/shares`), or change an existing share with
+ * that team. Resolves to the share. Sharing needs a sharing role (`teamlead` or `admin` by
+ * default): without it, rejects with 403 `forbidden`; 404 `job_not_found`; a TypeError for
+ * a missing team or an expiry that is not a time.
+ * @param {string} jobId
+ * @param {object} share
+ * @param {string} share.team
+ * @param {boolean} [share.canView]  default true
+ * @param {boolean} [share.canDownload]  default true; false: view only
+ * @param {Date|string|null} [share.expiresAt]  when the share ends (a Date or an ISO 8601
+ *   time); null or left out: until it is removed
+ * @param {{baseUrl?: string, token?: string, fetch?: typeof fetch}} [options]
+ * @returns {Promise<Share>}
+ * @example
+ * const week = new Date(Date.now() + 7 * 86400_000);
+ * await shareJob(job.id, { team: "platform", canDownload: false, expiresAt: week }, { token });
+ */
+export async function shareJob(jobId, { team, canView = true, canDownload = true, expiresAt = null } = {}, options = {}) {
+  if (typeof team !== "string" || !team.trim()) throw new TypeError(`Expected a team name, but got ${JSON.stringify(team)}`);
+  const body = { team: team.trim(), can_view: Boolean(canView), can_download: Boolean(canDownload), expires_at: expiryOf(expiresAt) };
+  return requestJson("POST", `${jobPath(jobId)}/shares`, { ...options, body });
+}
+
+/**
+ * Stop sharing a job with a team (`DELETE /api/jobs/{id}/shares/{team}`); the team's members
+ * lose it at once, open streams included. Resolves to undefined. Rejects with 404
+ * `share_not_found` when the job is not shared with that team, 404 `job_not_found`, 403
+ * `forbidden` for a member of the team who is not its teamlead.
+ * @param {string} jobId
+ * @param {string} team
+ * @param {{baseUrl?: string, token?: string, fetch?: typeof fetch}} [options]
+ * @returns {Promise<void>}
+ */
+export async function unshareJob(jobId, team, options = {}) {
+  if (typeof team !== "string" || !team) throw new TypeError(`Expected a team name, but got ${JSON.stringify(team)}`);
+  await requestJson("DELETE", `${jobPath(jobId)}/shares/${encodeURIComponent(team)}`, options);
+}
+
+/**
+ * The teams a job is shared with (`GET /api/jobs/{id}/shares`), for its owner or an admin.
+ * @param {string} jobId
+ * @param {{baseUrl?: string, token?: string, fetch?: typeof fetch}} [options]
+ * @returns {Promise<Share[]>}
+ */
+export async function listShares(jobId, options = {}) {
+  const answer = await requestJson("GET", `${jobPath(jobId)}/shares`, options);
+  return Array.isArray(answer?.shares) ? answer.shares : [];
+}
+
+/**
+ * One page of the jobs shared with your teams, newest first (`GET /api/jobs?shared=true`).
+ * Each snapshot has `shared` ({@link SharedVia}): the team and who shared it.
+ * @param {{cursor?: string|null, limit?: number, status?: string|string[], task?: string}} [filters]
+ * @param {{baseUrl?: string, token?: string, fetch?: typeof fetch}} [options]
+ * @returns {Promise<{jobs: Array<Snapshot & {shared: SharedVia}>, next_cursor: string|null}>}
+ * @example
+ * const { jobs } = await sharedWithMe({ limit: 20 }, { token });
+ * for (const job of jobs) console.log(job.task, "from", job.shared.shared_by, "via", job.shared.team);
+ */
+export function sharedWithMe(filters = {}, options = {}) {
+  return listJobs({ ...filters, owner: undefined, shared: true }, options);
+}
+
+/**
+ * What you may do with a job (`GET /api/jobs/{id}/access`): view it, download it, manage its
+ * shares, and through what. 404 `job_not_found` when you may not even see it.
+ * @param {string} jobId
+ * @param {{baseUrl?: string, token?: string, fetch?: typeof fetch}} [options]
+ * @returns {Promise<Access>}
+ */
+export function jobAccess(jobId, options = {}) {
+  return requestJson("GET", `${jobPath(jobId)}/access`, options);
 }
 
 // ---------------------------------------------------------------------------------------
