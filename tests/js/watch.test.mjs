@@ -200,6 +200,32 @@ describe("watch over WebSocket", () => {
     assert.equal(WebSocket.instances.length, 1);
   });
 
+  test("the end of a share (an error frame, then close 4403) is fatal, with the server's message", async () => {
+    const { r, WebSocket, EventSource } = start();
+    const [ws] = WebSocket.instances;
+    ws.open();
+    ws.receive(msg("progress", 1));
+    ws.receive({ type: "error", error: { code: "share_ended", message: "The share of job j1 ended." } });
+    ws.drop(4403, "The share of job j1 ended.");
+    await settle(20);
+    assert.equal(r.errors.length, 1);
+    assert.ok(r.errors[0] instanceof JobwireError);
+    assert.equal(r.errors[0].status, 403);
+    assert.equal(r.errors[0].code, "share_ended");
+    assert.equal(r.errors[0].message, "The share of job j1 ended.");
+    assert.equal(WebSocket.instances.length + EventSource.instances.length, 1);
+  });
+
+  test("close 4403 alone is fatal too", async () => {
+    const { r, WebSocket } = start();
+    WebSocket.instances[0].open();
+    WebSocket.instances[0].drop(4403);
+    await settle(20);
+    assert.equal(r.errors.length, 1);
+    assert.equal(r.errors[0].code, "share_ended");
+    assert.equal(WebSocket.instances.length, 1);
+  });
+
   test("other error frames (a cancel that crossed the end) do not stop the watch", () => {
     const { r, WebSocket } = start();
     const [ws] = WebSocket.instances;
@@ -314,6 +340,20 @@ describe("watch over SSE", () => {
     assert.deepEqual(r.seqs(), [4, 6, 7]);
     assert.equal(r.done.length, 1);
     assert.equal(r.done[0].status, "failed");
+  });
+
+  test("the server's `error` event for the end of a share is fatal; it does not reconnect", async () => {
+    const { r, EventSource } = start("j1", { WebSocket: null });
+    const [es] = EventSource.instances;
+    es.open();
+    es.emit(msg("progress", 2));
+    es.emit({ type: "error", error: { code: "share_ended", message: "The share of job j1 ended." } }, "error");
+    await settle(20);
+    assert.equal(r.errors.length, 1);
+    assert.equal(r.errors[0].status, 403);
+    assert.equal(r.errors[0].code, "share_ended");
+    assert.equal(es.closed, true);
+    assert.equal(EventSource.instances.length, 1);
   });
 });
 

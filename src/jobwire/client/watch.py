@@ -27,7 +27,13 @@ FINAL_TYPES = frozenset(TERMINAL_TYPES.values())
 TERMINAL_VALUES = frozenset(s.value for s in TERMINAL)
 
 # WebSocket close codes the server uses instead of HTTP statuses.
-_CLOSE_CODES = {4400: "bad_request", 4401: "unauthorized", 4404: "job_not_found"}
+# 4403: a right withdrawn while the stream ran (the share it was followed through ended).
+_CLOSE_CODES = {
+    4400: "bad_request",
+    4401: "unauthorized",
+    4403: "share_ended",
+    4404: "job_not_found",
+}
 
 
 class _CannotOpen(Exception):
@@ -203,7 +209,14 @@ class RemoteWatch:
                     response.read()
                     raise error_of(response)
                 for event in source.iter_sse():
-                    if event.data:
-                        yield cast(Message, loads(event.data))
+                    if not event.data:
+                        continue
+                    data = loads(event.data)
+                    if event.event == "error" or data.get("type") == "error":
+                        # The server's last word before it ends the stream (a revoked key,
+                        # an ended share): not a job message.
+                        error = data.get("error") or {}
+                        raise error_from(str(error.get("code")), str(error.get("message", "")))
+                    yield cast(Message, data)
         except httpx.TransportError as exc:
             raise _Dropped() from exc

@@ -54,11 +54,16 @@ const SSE_EVENTS = ["connected", "progress", "status", "log", "completed", "fail
 /** WebSocket close codes that end a watch for good, with the HTTP status they stand for. */
 const FATAL_CLOSE_CODES = {
   4401: { status: 401, code: "unauthorized", message: "The credentials were refused." },
+  4403: { status: 403, code: "share_ended", message: "The right to follow this job ended (its share expired or was removed)." },
   4404: { status: 404, code: "job_not_found", message: "No such job (or it is not yours)." },
 };
 
-/** Error messages on a stream that end a watch for good, with their HTTP status. */
-const FATAL_ERROR_CODES = { job_not_found: 404, unauthorized: 401 };
+/**
+ * Error messages on a stream that end a watch for good, with their HTTP status.
+ * `share_ended`: the job was followed through a share with your team, which expired or was
+ * removed.
+ */
+const FATAL_ERROR_CODES = { job_not_found: 404, unauthorized: 401, share_ended: 403 };
 
 const KNOWN_TRANSPORTS = new Set(["ws", "sse", "poll"]);
 
@@ -639,8 +644,9 @@ export function jobAccess(jobId, options = {}) {
  * After a drop it reconnects with exponential backoff and jitter and resumes after the last
  * `seq` it drew; anything not newer is dropped, so it never goes backwards and never delivers
  * a message twice. After the final message it calls `onDone` once and stops. A missing job
- * (404 / close 4404) or refused credentials (401 / close 4401) call `onError` and stop; other
- * failures are retried.
+ * (404 / close 4404), refused credentials (401 / close 4401) or the end of the share it was
+ * followed through (`share_ended`, close 4403) call `onError` and stop; other failures are
+ * retried.
  *
  * @param {string} jobId
  * @param {object} [options]
@@ -991,8 +997,14 @@ class Watcher {
     // ourselves instead, so every transport shares one backoff and one `after` cursor. An
     // HTTP error (404, 401) looks like a network error here; if it persists, polling will
     // see the status and stop.
-    const onError = () => {
+    const onError = (event) => {
       if (!this.#isCurrent(gen)) return;
+      // The server's last word (`event: error`, e.g. share_ended) comes as this same event,
+      // with data: a fatal one ends the watch.
+      if (typeof event?.data === "string" && event.data) {
+        this.#receiveText(gen, event.data);
+        if (!this.#isCurrent(gen)) return;
+      }
       if (open) this.#dropped(gen);
       else this.#failedToOpen(gen);
     };
