@@ -131,7 +131,7 @@ describe("sharedWithMe and listJobs({shared})", () => {
 
 describe("jobAccess", () => {
   test("GETs /api/jobs/{id}/access", async () => {
-    const access = { view: true, download: false, manage: false, via: "share", team: "platform", expires_at: null };
+    const access = { view: true, download: false, cancel: false, manage: false, share: false, via: "share", team: "platform", expires_at: null };
     const fetch = fakeFetch(() => json(access));
     assert.deepEqual(await jobAccess(ID, { fetch, token: "key" }), access);
     assert.equal(fetch.calls[0].url, `/api/jobs/${ID}/access`);

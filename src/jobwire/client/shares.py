@@ -35,11 +35,15 @@ class SharedVia(TypedDict):
 
 
 class AccessInfo(TypedDict):
-    """What the caller may do with a job (``GET /api/jobs/{id}/access``)."""
+    """What the caller may do with a job (``GET /api/jobs/{id}/access``): ``view`` it,
+    ``download`` its export and files, ``cancel`` it, ``manage`` its shares (list and remove
+    them), ``share`` it with a team (``manage`` and a sharing role)."""
 
     view: bool
     download: bool
+    cancel: bool
     manage: bool
+    share: bool
     via: Literal["owner", "admin", "share", "stream_token"]
     team: str | None
     expires_at: str | None
@@ -112,6 +116,7 @@ class JobShares(Session):
 
     def access(self, job_id: str) -> AccessInfo:
         """What the caller may do with a job: ``view``, ``download`` (its export and files),
-        ``manage`` (its shares), ``via`` what, and the share's ``team`` and ``expires_at``
-        when the access comes through one. Raises JobNotFound when it may not see it."""
+        ``cancel``, ``manage`` (list and remove its shares), ``share`` (with a team), ``via``
+        what, and the share's ``team`` and ``expires_at`` when the access comes through one.
+        Raises JobNotFound when it may not see it."""
         return cast("AccessInfo", self._request("GET", self._job_path(job_id, "/access")).json())

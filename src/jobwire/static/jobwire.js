@@ -530,7 +530,9 @@ export async function getStreamToken(jobId, options = {}) {
  * @typedef {object} Access  What the caller may do with a job (`GET /api/jobs/{id}/access`).
  * @property {boolean} view
  * @property {boolean} download  its export and files
- * @property {boolean} manage  share it and remove its shares
+ * @property {boolean} cancel
+ * @property {boolean} manage  list and remove its shares (its owner, an admin)
+ * @property {boolean} share  share it with a team (`manage` and a sharing role)
  * @property {"owner"|"admin"|"share"|"stream_token"} via  where the access comes from
  * @property {string|null} team  the team of that share
  * @property {string|null} expires_at  when that share ends
