@@ -25,7 +25,8 @@ def serve(
     examples: Annotated[
         bool,
         typer.Option(
-            help="Register the example tasks and their pages (tickets classification, demo)"
+            help="Register the example tasks and their pages (tickets classification, code "
+            "analysis, demo)"
         ),
     ] = False,
     host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
@@ -87,6 +88,10 @@ def serve(
     elif workers:
         app.settings = app.settings.model_copy(update={"workers": workers})
     api = create_app(app, workers=workers != 0, pages=pages)
+    if examples:
+        from ..examples import routes as example_routes
+
+        api.router.routes.extend(example_routes(app))
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
     err.print(f"jobwire serving {len(app.tasks)} task(s) · database {app.settings.database_url}")
     console.print(f"Dashboard: [bold]http://{shown}:{port}/[/bold]", highlight=False)

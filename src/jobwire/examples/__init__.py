@@ -1,22 +1,41 @@
 """Example tasks and pages shipped with jobwire: ``jobwire serve --examples`` registers them.
 
-Each example module has ``register(app) -> {path: html_file}``.
+Each example module has ``register(app) -> {path: html_file}``; one that answers more than
+its page (the code-analysis example's trees and demo users) also has ``routes(app)``, the
+routes to add beside the server's.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..app import App
+
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
 
 
 def register(app: App) -> dict[str, Path]:
     """Register every example's tasks on ``app``; return the pages to serve."""
     from .. import demo
+    from . import code_analysis, tickets
 
     pages: dict[str, Path] = {}
     demo.register(app)
-    from . import tickets
-
     pages.update(tickets.register(app))
+    pages.update(code_analysis.register(app))
     return pages
+
+
+def routes(app: App) -> list[BaseRoute]:
+    """The examples' routes besides their pages, for the server ``create_app(app)`` made:
+
+    ```python
+    api = create_app(app, pages=register(app))
+    api.router.routes.extend(routes(app))
+    ```
+    """
+    from . import code_analysis
+
+    return code_analysis.routes(app)

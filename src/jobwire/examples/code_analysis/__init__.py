@@ -7,14 +7,21 @@ share of UI code (:mod:`.ui`), the pure functions (:mod:`.purity`), a class (UI,
 Mixed) and whether the file is web ready (:mod:`.analysis`); the exports hold a CSV of the
 files and a ZIP of the pure functions with a guide to moving them (:mod:`.extract`).
 
-These are the pure modules; the task that runs them with live progress, and its page, come
-next.
+The task ``code_analysis.analyse`` (:mod:`.task`) runs them with live progress, caches the
+result and exports it; ``/examples/code-analysis`` is its page, with a share panel and demo
+users (:mod:`.web`). Run it with ``jobwire serve --examples``.
 
 ```python
-from jobwire.examples.code_analysis import analyse, locate
+from jobwire import App
+from jobwire.examples import code_analysis
 
-reports, summary = analyse(locate("json"))
-print(summary.classifications, summary.pure_functions)
+app = App()
+code_analysis.register(app)
+with app:
+    job = app.submit("code_analysis.analyse", {"tree": "json"})
+    print(job.result()["summary"])
+
+reports, summary = code_analysis.analyse(code_analysis.locate("json"))  # without a job
 ```
 """
 
@@ -43,10 +50,15 @@ from .sources import (
     locate,
     scan,
 )
+from .task import STEPS, TASK, analyse_tree, register
+from .web import DEMO_USERS, routes
 
 __all__ = [
     "CSV_COLUMNS",
+    "DEMO_USERS",
     "RULE",
+    "STEPS",
+    "TASK",
     "TREES",
     "TREE_IDS",
     "ExtractedFile",
@@ -57,6 +69,7 @@ __all__ = [
     "TreeNotInstalled",
     "UnknownTree",
     "analyse",
+    "analyse_tree",
     "availability",
     "classify",
     "csv_rows",
@@ -65,6 +78,8 @@ __all__ = [
     "locate",
     "parse",
     "readme",
+    "register",
+    "routes",
     "scan",
     "summarise",
     "tree_ui_modules",
