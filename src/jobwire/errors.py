@@ -253,6 +253,20 @@ class FileNotFound(JobwireError):
     status = 404
 
 
+class ShareNotFound(JobwireError):
+    """The job is not shared with this team (or the share was already removed)."""
+
+    code = "share_not_found"
+    status = 404
+
+
+class ShareEnded(Forbidden):
+    """The share through which a job was seen expired or was removed: its streams end with
+    this code (a WebSocket closes with 4403), and the job is not found any more."""
+
+    code = "share_ended"
+
+
 def registry() -> dict[str, type[JobwireError]]:
     """Every error class by its code, for clients that turn a JSON error back into one."""
     found: dict[str, type[JobwireError]] = {}

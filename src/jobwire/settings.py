@@ -81,11 +81,17 @@ class Settings(BaseSettings):
     for its subdomains; ``*`` for any). Without authentication only loopback names and these
     are served (a page's DNS-rebinding name is not); with authentication, when set, too.
     From the environment: a JSON list or comma-separated names."""
+    share_roles: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["teamlead", "admin"]
+    )
+    """Roles that may share their own jobs with teams (``POST /api/jobs/{id}/shares``); a
+    holder of one of them who is a member of a team may also end that team's shares. From
+    the environment: a JSON list or comma-separated roles."""
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Origins (``https://app.example.com``) of front ends served from elsewhere: their
     requests get CORS headers and their pages may open the streams (WebSocket, SSE)."""
 
-    @field_validator("allowed_hosts", "cors_origins", mode="before")
+    @field_validator("allowed_hosts", "cors_origins", "share_roles", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         """``a,b`` or ``["a", "b"]`` from the environment; a list from TOML or code."""

@@ -1,6 +1,7 @@
 """What a job's stream token (``?token=``) reaches, route by route, through a real server with
 authentication on: exactly its own job's snapshot (long poll and ETag included), events,
-WebSocket, cancel, result, files and export, and a ``/ws`` subscription to that job. Another
+WebSocket, cancel, result, files and export, what it may do (access), and a ``/ws``
+subscription to that job. Another
 job is 404 (it may not even exist); everything else is 403 ``forbidden``. Every route the
 server has is listed here, so a new one fails :func:`test_every_route_is_covered` until it is
 added."""
@@ -120,6 +121,11 @@ def test_the_token_reads_its_own_job(scope: Scope) -> None:
     url = ws_url(scope.base, f"/ws?token={scope.token}")
     msg, _ = run(ws_first(url, {"type": "subscribe", "job_id": scope.done}))
     assert msg["type"] == "completed"
+    # ...says what it may do with it...
+    access = httpx.get(f"{job}/access", params=q).json()
+    assert access["via"] == "stream_token"
+    assert (access["view"], access["download"], access["cancel"]) == (True, True, True)
+    assert (access["manage"], access["share"]) == (False, False)
     # ...and cancels it: a finished job answers 409, which is the job's state, not a refusal
     assert_error(httpx.post(f"{job}/cancel", params=q), 409, "job_finished")
 
@@ -147,6 +153,10 @@ def test_another_job_is_not_found(scope: Scope) -> None:
         httpx.get(f"{job}/token", params=q),
         httpx.post(f"{job}/cancel", params=q),
         httpx.delete(job, params=q),
+        httpx.get(f"{job}/access", params=q),
+        httpx.get(f"{job}/shares", params=q),
+        httpx.post(f"{job}/shares", params=q, json={"team": "t"}),
+        httpx.delete(f"{job}/shares/t", params=q),
     ):
         assert_error(r, 404, "job_not_found")
     msg, code = run(ws_first(ws_url(scope.base, f"/ws/jobs/{scope.other}?token={scope.token}")))
@@ -169,6 +179,10 @@ def test_everything_else_is_forbidden(scope: Scope) -> None:
         httpx.get(f"{base}/metrics", params=q),
         httpx.get(f"{job}/token", params=q),  # a token that renews itself never expires
         httpx.delete(job, params=q),
+        httpx.get(f"{job}/shares", params=q),
+        httpx.post(f"{job}/shares", params=q, json={"team": "t"}),
+        httpx.delete(f"{job}/shares/t", params=q),
+        httpx.get(f"{base}/api/jobs", params={**q, "shared": "true"}),
     ):
         assert_error(r, 403, "forbidden")
     url = ws_url(base, f"/ws?token={scope.token}")
@@ -198,6 +212,10 @@ COVERED = {
     ("GET", "/api/jobs/{job_id}/files/{name}"),
     ("GET", "/api/jobs/{job_id}/export"),
     ("GET", "/api/jobs/{job_id}/token"),
+    ("GET", "/api/jobs/{job_id}/access"),
+    ("GET", "/api/jobs/{job_id}/shares"),
+    ("POST", "/api/jobs/{job_id}/shares"),
+    ("DELETE", "/api/jobs/{job_id}/shares/{team:path}"),
     ("GET", "/api/jobs/{job_id}/events"),
     ("GET", "/api/stats"),
     ("POST", "/api/hooks/{job_id}"),

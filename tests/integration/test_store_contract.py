@@ -31,6 +31,7 @@ from jobwire.store.sql import SQLStore
 from jobwire.testing import MemoryStore
 from tests.conftest import FakeClock
 from tests.integration.store_contract_files import FilesContract
+from tests.integration.store_contract_shares import SharesContract
 
 S = JobStatus
 LEASE = 30.0
@@ -108,9 +109,10 @@ def run_threads(n: int, target: Callable[[int], Any]) -> list[Any]:
     return out
 
 
-class StoreContract(FilesContract):
+class StoreContract(FilesContract, SharesContract):
     """The behaviour every Store must have (the result cache's counters, files and blobs:
-    :class:`~tests.integration.store_contract_files.FilesContract`)."""
+    :class:`~tests.integration.store_contract_files.FilesContract`; shares:
+    :class:`~tests.integration.store_contract_shares.SharesContract`)."""
 
     clock: FakeClock
 

@@ -11,6 +11,7 @@ and exports, byte ranges), ``sse`` and ``websockets`` (the live
 streams, on what ``streams`` shares: opening a stream and following it), ``hub`` (the one
 bus subscription, fanned out to the streams), ``deps`` (the state and the caller a handler
 gets), ``auth`` and ``guards`` (credentials, and ending the streams of revoked ones),
+``access`` and ``shares`` (who may do what with a job; jobs shared with teams),
 ``etag`` and ``fastpath`` (304 without the store), ``bodies`` and ``bodylimit`` (strict
 request bodies), ``crosssite``, ``errors``, ``models`` and ``openapi`` (what the API answers
 and says about itself), ``metrics``, ``ratelimit``, ``state``.
@@ -29,7 +30,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 
-from . import api, crosssite, downloads, errors, metrics, openapi, sse, websockets
+from . import api, crosssite, downloads, errors, metrics, openapi, shares, sse, websockets
 from .bodylimit import BodyLimit
 from .fastpath import NotModified
 from .state import ServerState
@@ -79,6 +80,7 @@ def create_app(
     errors.install(server)
     openapi.install(server, app)  # one submit operation per task, exact schemas
     server.include_router(api.router)
+    server.include_router(shares.router)
     server.include_router(downloads.router)
     server.include_router(sse.router)
     server.include_router(websockets.router)

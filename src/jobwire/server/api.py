@@ -13,7 +13,7 @@ from .. import hooks
 from ..errors import DuplicateJob, JobAlreadyFinished, ResultNotAvailable, Unauthorized
 from ..snapshot import JobRecord, dumps, snapshot
 from ..status import JobStatus
-from . import bodies
+from . import bodies, shares
 from .auth import Principal
 from .deps import State, Who, refuse_stream_token
 from .errors import error_responses
@@ -27,7 +27,7 @@ from .models import (
     SubmitAnswer,
     TaskList,
 )
-from .state import ServerState
+from .state import ServerState, require
 
 router = APIRouter()
 
@@ -128,7 +128,7 @@ async def submit(
     bodies.check_types(spec, args or {})
     state.limiter.take(who.user)
     job = await run_in_threadpool(state.app.submit, task, args or {}, owner=who.user, fresh=fresh)
-    if not job.created and not who.can_see(job.id, job.owner):
+    if not job.created and not state.may_see_now(who, job.id, job.owner):
         # A shared dedupe key matched someone else's job: say so without handing it over.
         raise DuplicateJob(
             f"A {task!r} job with the same key is already "
@@ -230,9 +230,20 @@ def list_jobs(
     owner: Annotated[str | None, Query(max_length=200, description="Admins only")] = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    shared: Annotated[
+        bool,
+        Query(
+            description="The jobs shared with your teams instead of your own (each says "
+            "through which team, and who shared it, in `shared`)"
+        ),
+    ] = False,
 ) -> dict[str, Any]:
-    """Jobs, newest first, paged by cursor. Users see their own; admins see all."""
+    """Jobs, newest first, paged by cursor. Users see their own; admins see all. With
+    `shared=true`: the jobs that others shared with any of your teams, while the share
+    lasts."""
     refuse_stream_token(who, "listing jobs")
+    if shared:
+        return shared_jobs(state, who, status, task, owner, cursor, limit)
     if not who.admin:
         owner = who.user
     page = state.app.store.list(
@@ -245,16 +256,45 @@ def list_jobs(
     return {"jobs": [snapshot(j) for j in page.jobs], "next_cursor": page.next_cursor}
 
 
+def shared_jobs(
+    state: ServerState,
+    who: Principal,
+    status: list[JobStatus] | None,
+    task: str | None,
+    owner: str | None,
+    cursor: str | None,
+    limit: int,
+) -> dict[str, Any]:
+    page = state.app.store.shared_with(
+        sorted(who.teams),
+        now=state.app.store.clock(),
+        status=[s.value for s in status] if status else None,
+        task=task,
+        owner=owner,
+        not_owner=who.user,
+        cursor=cursor,
+        limit=limit,
+    )
+    jobs = []
+    for job in page.jobs:
+        state.hub.note(job.id, job.seq, job.owner)
+        item: dict[str, Any] = dict(snapshot(job))
+        item["shared"] = shares.via(page.shares[job.id])
+        jobs.append(item)
+    return {"jobs": jobs, "next_cursor": page.next_cursor}
+
+
 @router.post(
     "/api/jobs/{job_id}/cancel",
     status_code=202,
     response_model=SnapshotModel,
     tags=["jobs"],
-    responses=error_responses(401, 404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 def cancel_job(job_id: str, state: State, who: Who) -> JSONResponse:
-    """Ask to cancel: a queued job ends at once, a running one at its next progress call."""
-    state.visible(who, job_id)
+    """Ask to cancel: a queued job ends at once, a running one at its next progress call.
+    Its owner and admins may (and its stream token); a team it is shared with may not."""
+    state.visible(who, job_id, "cancel")
     job = state.app.cancel(job_id)
     return JSONResponse(snapshot(job.record), status_code=202)
 
@@ -266,11 +306,13 @@ def cancel_job(job_id: str, state: State, who: Who) -> JSONResponse:
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def delete_job(job_id: str, state: State, who: Who) -> Response:
-    """Forget a finished job and its result."""
-    state.visible(who, job_id)
+    """Forget a finished job, its result, files and shares. Its owner and admins only."""
+    _, access = state.access(who, job_id)
     refuse_stream_token(who, "deleting a job")
+    require(access, "manage", job_id)
     state.app.delete(job_id)
     state.hub.forget(job_id)
+    state.shares.forget_job(job_id)
     return Response(status_code=204)
 
 
@@ -302,10 +344,12 @@ def job_result(job_id: str, state: State, who: Who) -> Response:
     "/api/jobs/{job_id}/token", tags=["jobs"], responses=error_responses(401, 403, 404, 422)
 )
 def job_token(job_id: str, state: State, who: Who) -> dict[str, str]:
-    """A fresh stream token for this job (for `?token=` on its SSE and WebSocket URLs)."""
-    state.visible(who, job_id)
+    """A fresh stream token for this job (for `?token=` on its SSE and WebSocket URLs, and
+    its downloads). Made for a member of a team the job is shared with, it is worth what the
+    share grants, and only while it lasts."""
+    _, access = state.access(who, job_id)
     refuse_stream_token(who, "a fresh stream token")  # else it could renew itself forever
-    return {"token": state.auth.stream_token(who, job_id)}
+    return {"token": state.auth.stream_token(who, job_id, access.share)}
 
 
 @router.get(

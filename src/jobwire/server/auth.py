@@ -1,7 +1,13 @@
 """Who is asking: API keys, JWT bearer tokens, and per-job stream tokens.
 
-Every request resolves to a :class:`Principal`. A job is visible to its owner, to admins, and
-to a stream token made for that job; to anyone else it does not exist (404).
+Every request resolves to a :class:`Principal`. What it may do with a job is decided in
+:mod:`.access`: its owner and admins do everything, the members of the teams it is shared
+with what the share grants, a stream token what its maker could; to anyone else the job
+does not exist (404).
+
+Without authentication (``auth = "none"``) a request without credentials is the local
+admin; one that brings an API key or a JWT is its user, as with authentication (so that a
+loopback server can still tell users apart, as the examples' demo users do).
 
 Revocation: a known API key is served from memory, checked against the set of revoked key
 ids. The server refreshes that set from the database every ``REVOCATION_CHECK`` seconds
@@ -26,6 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from ..errors import Unauthorized
 from ..storable import MAX_OWNER, problem
 from ..store.keys import hash_secret
+from ..store.sharing import Share
 
 if TYPE_CHECKING:
     from ..app import App
@@ -49,14 +56,22 @@ class Principal:
     key_id: str | None = None
     """The API key this principal authenticated with (directly, or through a stream token
     minted with it): revoking the key ends it."""
+    team: str | None = None
+    """For a stream token made for a member of a team the job is shared with: that team.
+    The token is then worth what the share grants, while it lives."""
+    shared_since: float | None = None
+    """…and when that share was made: a share removed and made again is a new share, which
+    the old token does not reach."""
 
     @property
     def admin(self) -> bool:
         return "admin" in self.roles
 
-    def can_see(self, job_id: str, owner: str) -> bool:
+    def owns(self, job_id: str, owner: str) -> bool:
+        """Whether this principal has the job as its own: its owner, an admin, or a stream
+        token made for it by one of them (shares are decided in :mod:`.access`)."""
         if self.job_scope is not None:
-            return job_id == self.job_scope
+            return job_id == self.job_scope and self.team is None
         return self.admin or owner == self.user
 
 
@@ -121,15 +136,19 @@ class Authenticator:
 
     # -- resolving credentials ------------------------------------------------------------
 
+    def _credentials(self, authorization: str | None, token: str | None) -> bool:
+        """Whether the request is checked (not the local admin of ``auth = "none"``)."""
+        return self.mode != "none" or bool(token) or bool(authorization)
+
     def resolve_cached(self, authorization: str | None, token: str | None) -> Principal | None:
         """:meth:`resolve` when it needs no database (None when it would)."""
-        if not token and self.mode != "none" and authorization:
+        if not token and authorization:
             credential = authorization.partition(" ")[2].strip()
             if credential.startswith("jw_") and not isinstance(
                 self._keys.get(hash_secret(credential)), Principal
             ):
                 return None
-        if self.mode != "none" and not self.revocations_current:
+        if self._credentials(authorization, token) and not self.revocations_current:
             return None  # the revoked set is due for a look: the full path reads it
         return self.resolve(authorization, token)
 
@@ -143,13 +162,13 @@ class Authenticator:
 
     def resolve(self, authorization: str | None, token: str | None) -> Principal:
         """The principal for an ``Authorization`` header and/or a ``?token=`` parameter."""
-        if self.mode != "none" and not self.revocations_current:
+        if self._credentials(authorization, token) and not self.revocations_current:
             self.refresh_revoked()
         if token:
             return self._check_revoked(self.stream_principal(token))
-        if self.mode == "none":
-            return self.anonymous
         if not authorization:
+            if self.mode == "none":
+                return self.anonymous
             raise Unauthorized()
         scheme, _, credential = authorization.partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():
@@ -202,9 +221,12 @@ class Authenticator:
 
     # -- stream tokens --------------------------------------------------------------------
 
-    def stream_token(self, principal: Principal, job_id: str) -> str:
+    def stream_token(self, principal: Principal, job_id: str, share: Share | None = None) -> str:
+        """A token that follows (and downloads, and cancels) one job as ``principal`` may;
+        made through ``share`` for a member of a team the job is shared with, it is worth
+        what that share grants, while it lives."""
         now = int(time.time())
-        claims = {
+        claims: dict[str, Any] = {
             "sub": principal.user,
             "job": job_id,
             "aud": STREAM_AUDIENCE,
@@ -213,6 +235,8 @@ class Authenticator:
         }
         if principal.key_id is not None:
             claims["kid"] = principal.key_id  # revoking the key ends the token too
+        if share is not None:
+            claims["team"], claims["since"] = share.team, share.created_at
         return jwt.encode(claims, self.secret, algorithm="HS256")
 
     def stream_principal(self, token: str) -> Principal:
@@ -228,9 +252,16 @@ class Authenticator:
             raise Unauthorized("The stream token has expired") from None
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"Invalid stream token: {exc}") from None
-        kid = claims.get("kid")
+        kid, team, since = claims.get("kid"), claims.get("team"), claims.get("since")
+        shared_since = None
+        if team is not None:
+            if not isinstance(since, int | float):
+                raise Unauthorized("Invalid stream token: a share's token needs its `since`")
+            shared_since = float(since)
         return Principal(
             str(claims["sub"]),
             job_scope=str(claims["job"]),
             key_id=str(kid) if kid is not None else None,
+            team=str(team) if team is not None else None,
+            shared_since=shared_since,
         )

@@ -45,11 +45,11 @@ _DISPOSITION = {
     "/api/jobs/{job_id}/files",
     response_model=FileList,
     tags=["files"],
-    responses=error_responses(401, 404, 422),
+    responses=error_responses(401, 403, 404, 422),
 )
 def list_files(job_id: str, state: State, who: Who) -> dict[str, Any]:
     """The files the job saved (its current attempt's), by name."""
-    state.visible(who, job_id)
+    state.visible(who, job_id, "download")
     return {"files": [info.entry() for info in state.app.files(job_id)]}
 
 
@@ -99,7 +99,7 @@ async def download_file(
 ) -> Response:
     """One file the job saved, streamed, as a download. `Range` asks for part of it (206,
     or 416 when the range is outside it); the `ETag` is its SHA-256."""
-    await state.avisible(who, job_id)
+    await state.avisible(who, job_id, "download")
     info = await run_in_threadpool(state.app.store.file, job_id, name)
     if info is None:
         raise FileNotFound(f"Job {job_id} has no file named {name!r}", job_id=job_id, name=name)
@@ -138,7 +138,7 @@ async def download_file(
             },
             "headers": _DISPOSITION,
         },
-        **error_responses(401, 404, 409, 422),
+        **error_responses(401, 403, 404, 409, 422),
     },
 )
 async def export_job(
@@ -152,7 +152,7 @@ async def export_job(
     """A succeeded job as a download named `{task}-{short id}.{format}`: 409
     `result_not_available` until it succeeded, 409 `export_not_available` for a CSV of a
     task that declares no rows (and whose result is not a list of flat objects)."""
-    await state.avisible(who, job_id)
+    await state.avisible(who, job_id, "download")
     export = await run_in_threadpool(state.app.export, job_id, format)
     headers = {"Content-Disposition": content_disposition(export.filename), **DOWNLOAD_HEADERS}
     if export.size is not None:

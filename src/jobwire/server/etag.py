@@ -50,6 +50,6 @@ def unchanged(
     if not etag_matches(if_none_match, tag):
         return None
     principal = who()
-    if principal is None or not principal.can_see(job_id, known[1]):
+    if principal is None or state.may_see_cached(principal, job_id, known[1]) is not True:
         return None
     return tag

@@ -65,9 +65,55 @@ class SubmitAnswer(SnapshotModel):
     stream_token: str
 
 
+class SharedVia(BaseModel):
+    """How a job shared with you reached you: the team, who shared it, and what it grants."""
+
+    team: str
+    shared_by: str
+    can_view: bool
+    can_download: bool
+    expires_at: str | None
+
+
+class ListedJob(SnapshotModel):
+    shared: SharedVia | None = None
+    """In ``GET /api/jobs?shared=true`` only."""
+
+
 class JobPage(BaseModel):
-    jobs: list[SnapshotModel]
+    jobs: list[ListedJob]
     next_cursor: str | None
+
+
+class ShareModel(BaseModel):
+    """A job shared with a team. Times are ISO 8601 (UTC)."""
+
+    job_id: str
+    team: str
+    can_view: bool
+    can_download: bool
+    expires_at: str | None
+    """null: until it is removed."""
+    shared_by: str
+    created_at: str
+    updated_at: str
+
+
+class ShareList(BaseModel):
+    shares: list[ShareModel]
+
+
+class AccessModel(BaseModel):
+    """What you may do with a job."""
+
+    view: bool
+    download: bool
+    cancel: bool
+    manage: bool
+    share: bool
+    via: Literal["owner", "admin", "share", "stream_token"]
+    team: str | None
+    expires_at: str | None
 
 
 class TaskList(BaseModel):

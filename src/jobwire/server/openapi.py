@@ -44,6 +44,7 @@ STREAM_TOKEN_OPERATIONS = {
     ("get", "/api/jobs/{job_id}/files"),
     ("get", "/api/jobs/{job_id}/files/{name}"),
     ("get", "/api/jobs/{job_id}/export"),
+    ("get", "/api/jobs/{job_id}/access"),
 }
 #: Text without NUL: the stores refuse it (PostgreSQL cannot keep it) in any argument.
 NO_NUL = "^[^\\u0000]*$"

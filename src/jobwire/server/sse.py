@@ -3,7 +3,8 @@
 The current snapshot first (or, with ``Last-Event-ID`` or ``?after=``, what came after the
 client's last seq), then every change; ``id:`` is the seq, ``event:`` the message type, and
 comments (``: ping``) keep an idle connection open. The stream ends after the final message,
-or with an ``error`` event when its credential is revoked.
+or with an ``error`` event when its credential is revoked or the share it was opened
+through ends.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ async def sse(
         stream.listener.close()
         return Response(status_code=204, headers={"Cache-Control": "no-store"})
     heartbeat = state.settings.heartbeat_seconds
-    guard = state.guards.open(who)
+    guard = state.guards.open(who, stream.shared)
     stream.guarded_by(guard)
 
     async def events() -> AsyncIterator[ServerSentEvent]:

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import JobNotFound, JobwireError
+from ..errors import Forbidden, JobNotFound, JobwireError
 from ..snapshot import JobRecord
+from .access import SHARE_CHECK, Access, Need, ShareBook, decide, depends_on_shares
 from .auth import REVOCATION_CHECK, Authenticator, Principal
 from .guards import Guards
 from .hub import SEQ_TRUST, Hub
@@ -39,7 +40,9 @@ class ServerState:
         self._health: tuple[float, dict[str, Any]] | None = None
         self._owns_worker = False
         self.guards = Guards()
-        """Open streams, to end those whose credential is revoked."""
+        """Open streams, to end those whose credential is revoked or whose share ended."""
+        self.shares = ShareBook(lambda: app.store)
+        """Every share, as of the last look (a copy in memory, see :mod:`.access`)."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watcher: asyncio.Task[None] | None = None
 
@@ -92,9 +95,9 @@ class ServerState:
             self.app.start(run_jobs=self.run_workers)
             loop = self._loop = asyncio.get_running_loop()
             self.hub.start(loop)
-            if self.settings.auth != "none":
-                self.auth.on_revoked = self._revoked
-                self._watcher = loop.create_task(self._watch_revocations())
+            self.auth.on_revoked = self._revoked
+            self.shares.refresh()  # the first look reads them all
+            self._watcher = loop.create_task(self._watch())
             self._started = True
             logger.info(
                 "jobwire server ready: %d task(s), auth=%s", len(self.app.tasks), self.settings.auth
@@ -114,18 +117,26 @@ class ServerState:
             self._health = (time.monotonic(), result)
         return self._health[1]
 
-    async def _watch_revocations(self) -> None:
-        """Read the revoked API keys every ``REVOCATION_CHECK`` seconds (unless a request just
-        did), so that a key revoked anywhere stops working here within that time, open
-        streams included."""
+    async def _watch(self) -> None:
+        """Read the revoked API keys and the changed shares every ``REVOCATION_CHECK`` and
+        ``SHARE_CHECK`` seconds (unless a request just did), so that a key revoked or a share
+        removed anywhere stops working here within that time, open streams included; and end
+        the streams of shares that expired."""
         while True:
-            await asyncio.sleep(REVOCATION_CHECK)
-            if self.auth.revocations_current:
-                continue
-            try:
-                await run_in_threadpool(self.auth.refresh_revoked)
-            except Exception as exc:  # the database is away: requests say so, we retry
-                logger.debug("could not read revoked keys: %s", exc)
+            await asyncio.sleep(min(REVOCATION_CHECK, SHARE_CHECK))
+            if not self.auth.revocations_current:
+                try:
+                    await run_in_threadpool(self.auth.refresh_revoked)
+                except Exception as exc:  # the database is away: requests say so, we retry
+                    logger.debug("could not read revoked keys: %s", exc)
+            if not self.shares.current:
+                try:
+                    await run_in_threadpool(self.shares.refresh)
+                except Exception as exc:
+                    logger.debug("could not read the shares: %s", exc)
+            ended = self.guards.end_shared(self.may_see_now)
+            if ended:
+                logger.info("closed %d stream(s) whose share ended", ended)
 
     def _revoked(self, key_ids: set[str]) -> None:
         """Called (from any thread) with newly revoked key ids: end their streams."""
@@ -148,18 +159,61 @@ class ServerState:
             self._owns_worker = False
         self._started = False
 
-    # -- visibility -----------------------------------------------------------------------
+    # -- access ---------------------------------------------------------------------------
 
-    def visible(self, principal: Principal, job_id: str) -> JobRecord:
-        """The job, if this principal may see it; JobNotFound otherwise (never 403)."""
+    def access(self, who: Principal, job_id: str, need: Need = "view") -> tuple[JobRecord, Access]:
+        """The job and what ``who`` may do with it. JobNotFound when they may not see it
+        (never 403: another user's job does not exist for them); Forbidden when they may
+        see it but not do what they ``need``."""
         record = self.app.store.get(job_id) if _plausible_id(job_id) else None
-        if record is None or not principal.can_see(record.id, record.owner):
+        if record is None:
+            raise JobNotFound(f"No job has the id {job_id!r}", job_id=job_id)
+        if depends_on_shares(who, record.owner) and not self.shares.current:
+            self.shares.refresh()
+        granted = decide(who, record.id, record.owner, self.shares, self.app.store.clock())
+        if granted is None:
             raise JobNotFound(f"No job has the id {job_id!r}", job_id=job_id)
         self.hub.note(record.id, record.seq, record.owner)
-        return record
+        require(granted, need, record.id)
+        return record, granted
 
-    async def avisible(self, principal: Principal, job_id: str) -> JobRecord:
-        return await run_in_threadpool(self.visible, principal, job_id)
+    async def aaccess(
+        self, who: Principal, job_id: str, need: Need = "view"
+    ) -> tuple[JobRecord, Access]:
+        return await run_in_threadpool(self.access, who, job_id, need)
+
+    def visible(self, who: Principal, job_id: str, need: Need = "view") -> JobRecord:
+        """The job, if ``who`` may see it (and do what they ``need``): see :meth:`access`."""
+        return self.access(who, job_id, need)[0]
+
+    async def avisible(self, who: Principal, job_id: str, need: Need = "view") -> JobRecord:
+        return (await self.aaccess(who, job_id, need))[0]
+
+    def may_see_now(self, who: Principal, job_id: str, owner: str) -> bool:
+        """Whether ``who`` may see the job, from memory only (the shares as of the last
+        look): for the checks made on every event, and the end of shared streams."""
+        return decide(who, job_id, owner, self.shares, self.app.store.clock()) is not None
+
+    def may_see_cached(self, who: Principal, job_id: str, owner: str) -> bool | None:
+        """:meth:`may_see_now` when the copy of the shares is current or not needed; None
+        when only a read of the store can say (for a 304 answered without it)."""
+        if depends_on_shares(who, owner) and not self.shares.current:
+            return None
+        return self.may_see_now(who, job_id, owner)
+
+
+_FORBIDDEN: dict[Need, str] = {
+    "view": "You may not see this job",
+    "download": "This job is shared with you to view only: its files and export are not",
+    "cancel": "Only the job's owner (or an admin) may cancel it; it is shared with you",
+    "manage": "Only the job's owner (or an admin) may do this; it is shared with you",
+}
+
+
+def require(granted: Access, need: Need, job_id: str) -> None:
+    """Forbidden unless ``granted`` allows what is ``need``ed."""
+    if not granted.allows(need):
+        raise Forbidden(_FORBIDDEN[need], job_id=job_id)
 
 
 def _plausible_id(job_id: str) -> bool:

@@ -34,8 +34,11 @@ class Stream:
     backlog: list[Outgoing]
     last: int
     done: bool
+    shared: tuple[str, str] | None = None
+    """``(job id, owner)`` when the job is seen through a share (its end ends the stream)."""
     guard: Guard | None = None
-    """Ended when the stream's credential is revoked: the stream stops at once."""
+    """Ended when the stream's credential is revoked (or its share ends): the stream stops
+    at once."""
 
     def guarded_by(self, guard: Guard) -> Stream:
         self.guard = guard
@@ -52,7 +55,8 @@ async def open_stream(state: ServerState, who: Principal, job_id: str, after: in
     resuming after seq ``after`` when given."""
     listener = state.hub.listen(job_id)
     try:
-        record = await state.avisible(who, job_id)
+        record, access = await state.aaccess(who, job_id)
+        shared = (record.id, record.owner) if access.share is not None else None
         backlog: list[Outgoing] = []
         if after is None or after <= 0 or after > record.seq:
             event = make_event(record, "status")
@@ -77,7 +81,7 @@ async def open_stream(state: ServerState, who: Principal, job_id: str, after: in
         # A finished job resumed after its final seq has nothing more to say: end at once
         # (a browser's EventSource reconnects after the final event with that seq).
         done = any(final for _, final, _ in backlog) or (not backlog and record.terminal)
-        return Stream(listener, backlog, last, done)
+        return Stream(listener, backlog, last, done, shared)
     except BaseException:
         listener.close()
         raise

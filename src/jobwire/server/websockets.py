@@ -16,7 +16,14 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from ..coalesce import LISTENER_BUFFER
-from ..errors import BadRequest, JobAlreadyFinished, JobNotFound, JobwireError, Unauthorized
+from ..errors import (
+    BadRequest,
+    Forbidden,
+    JobAlreadyFinished,
+    JobNotFound,
+    JobwireError,
+    Unauthorized,
+)
 from ..wire import PING, error
 from . import bodies
 from .auth import Principal
@@ -71,7 +78,7 @@ async def ws_job(websocket: WebSocket, job_id: str) -> None:
         await websocket.send_text(error(exc.code, exc.message))
         await websocket.close(4404, "job not found")
         return
-    guard = state.guards.open(who)
+    guard = state.guards.open(who, stream.shared)
     stream.guarded_by(guard)
 
     async def send() -> None:
@@ -157,9 +164,9 @@ async def _cancel(state: ServerState, websocket: WebSocket, who: Principal, job_
     try:
         if not isinstance(job_id, str):
             raise JobNotFound('Say which job to cancel: {"type": "cancel", "job_id": …}')
-        await state.avisible(who, job_id)
+        await state.avisible(who, job_id, "cancel")
         await run_in_threadpool(state.app.cancel, job_id)
-    except (JobNotFound, JobAlreadyFinished) as exc:
+    except (JobNotFound, JobAlreadyFinished, Forbidden) as exc:
         await websocket.send_text(error(exc.code, exc.message, job_id))
 
 
@@ -189,6 +196,10 @@ async def ws_many(websocket: WebSocket) -> None:
         async for item in follow(state, stream, job_id, heartbeat):
             if item is not None:
                 await out.put(item[2])
+        guard = stream.guard
+        if guard is not None and guard.reason is not None:
+            # The share ended: this subscription ends with the reason, the socket goes on.
+            await out.put(error(guard.code, guard.reason, job_id))
 
     async def forward_all(listener: Listener) -> None:
         # Events of one job can reach the bus out of order when different processes publish
@@ -209,13 +220,17 @@ async def ws_many(websocket: WebSocket) -> None:
                     del last[key]
             await out.put(text)
 
-    def track(key: str, task: asyncio.Task[None], listener: Listener) -> None:
+    def track(
+        key: str, task: asyncio.Task[None], listener: Listener, guard: Guard | None = None
+    ) -> None:
         forwarders[key] = task
 
         def done(_: asyncio.Task[None]) -> None:
             # A done callback, not a `finally:` in the task: a task cancelled before it
             # started (a quick unsubscribe) never runs its body, and its listener would stay.
             listener.close()
+            if guard is not None:
+                state.guards.close(guard)
             if forwarders.get(key) is task:  # a new subscription may own the key by now
                 del forwarders[key]
 
@@ -232,7 +247,11 @@ async def ws_many(websocket: WebSocket) -> None:
             elif who.job_scope is not None:
                 await out.put(error("forbidden", "A stream token follows its own job only"))
             elif ALL not in forwarders:
-                listener = state.hub.listen_all(who.can_see)
+                # Owners', admins' and shared jobs: the shares as of the last look, so a
+                # share that ends stops the flow within SHARE_CHECK seconds.
+                listener = state.hub.listen_all(
+                    lambda job_id, owner: state.may_see_now(who, job_id, owner)
+                )
                 track(ALL, asyncio.create_task(forward_all(listener)), listener)
             return True
         job_id = data.get("job_id")
@@ -254,7 +273,11 @@ async def ws_many(websocket: WebSocket) -> None:
         except JobwireError as exc:
             await out.put(error(exc.code, exc.message, job_id))
             return True
-        track(job_id, asyncio.create_task(forward(stream, job_id)), stream.listener)
+        shared = None
+        if stream.shared is not None:
+            shared = state.guards.open(who, stream.shared)
+            stream.guarded_by(shared)
+        track(job_id, asyncio.create_task(forward(stream, job_id)), stream.listener, shared)
         return True
 
     async def send() -> None:

@@ -2,10 +2,11 @@
 
 :class:`Store` joins the parts each caller uses: :class:`JobStore` (the App and the server),
 :class:`LeaseStore` (workers), :class:`HookStore` (webhooks), :class:`StatsStore` (history,
-counts, the result cache), :class:`FileStore` (the files jobs saved), and, as ``store.keys``
-and ``store.blobs``, :class:`KeyStore` (API keys and the shared secret) and
-:class:`BlobStore` (file bytes kept in the database). Implementations: ``store.sql.SQLStore``
-(SQLite, PostgreSQL) and ``jobwire.testing.MemoryStore``.
+counts, the result cache), :class:`FileStore` (the files jobs saved), :class:`ShareStore`
+(jobs shared with teams), and, as ``store.keys`` and ``store.blobs``, :class:`KeyStore`
+(API keys and the shared secret) and :class:`BlobStore` (file bytes kept in the database).
+Implementations: ``store.sql.SQLStore`` (SQLite, PostgreSQL) and
+``jobwire.testing.MemoryStore``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .base import (
     SubmitOutcome,
     WriteResult,
 )
+from .sharing import Share, SharedPage, ShareStore
 
 
 def open_store(url: str) -> Store:
@@ -50,6 +52,9 @@ __all__ = [
     "LeaseStore",
     "Page",
     "Report",
+    "Share",
+    "ShareStore",
+    "SharedPage",
     "StatsStore",
     "Store",
     "SubmitOutcome",

@@ -6,9 +6,9 @@ stream that resumes from the store never misses or repeats what the bus already 
 
 It is cut by who uses it: :class:`JobStore` (the App and the server read and change jobs),
 :class:`LeaseStore` (workers claim, report, renew and recover), :class:`HookStore`
-(webhook deliveries) and :class:`KeyStore` (API keys and the shared secret, reached as
-``store.keys``). :class:`Store` joins them. Every time is UNIX seconds from the store's
-``clock``.
+(webhook deliveries), :class:`~jobwire.store.sharing.ShareStore` (jobs shared with teams)
+and :class:`KeyStore` (API keys and the shared secret, reached as ``store.keys``).
+:class:`Store` joins them. Every time is UNIX seconds from the store's ``clock``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any, Literal, NamedTuple
 from ..files import FileInfo
 from ..snapshot import Event, EventKind, JobRecord
 from ..status import JobStatus
+from .sharing import ShareStore
 
 SubmitOutcome = Literal["created", "deduplicated", "cached"]
 
@@ -145,7 +146,7 @@ class JobStore(ABC):
 
     @abstractmethod
     def delete(self, job_id: str) -> None:
-        """Forget a terminal job, its events and result. Raises JobNotFinished."""
+        """Forget a terminal job, its events, result and shares. Raises JobNotFinished."""
 
     @abstractmethod
     def events(self, job_id: str, after: int = 0, limit: int = 1000) -> builtins.list[Event]:
@@ -158,7 +159,9 @@ class JobStore(ABC):
     @abstractmethod
     def purge(self, older_than: float) -> int:
         """Delete jobs that ended before ``older_than`` (UNIX time); return how many. Their
-        files' keys go to the trash (:meth:`FileStore.trash`), as with :meth:`delete`."""
+        files' keys go to the trash (:meth:`FileStore.trash`), as with :meth:`delete`; their
+        shares go with them, and so do other jobs' shares that expired or were revoked
+        before ``older_than``."""
 
 
 class StatsStore(ABC):
@@ -330,11 +333,13 @@ class KeyStore(ABC):
         every process sharing the database agrees on it)."""
 
 
-class Store(JobStore, LeaseStore, HookStore, StatsStore, FileStore):
+class Store(JobStore, LeaseStore, HookStore, StatsStore, FileStore, ShareStore):
     """The whole store. :class:`~jobwire.store.sql.SQLStore` implements it for SQLite and
     PostgreSQL, :class:`~jobwire.testing.MemoryStore` in memory for tests."""
 
     url: str
+    clock: Callable[[], float]
+    """"Now" in UNIX seconds, for every time the store writes and compares."""
 
     @property
     @abstractmethod

@@ -156,3 +156,19 @@ task_stats = sa.Table(
     sa.Column("cache_hits", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("cache_misses", sa.BigInteger, nullable=False, server_default="0"),
 )
+
+shares = sa.Table(
+    "jobwire_shares",
+    metadata,
+    sa.Column("job_id", sa.String(32), primary_key=True),
+    sa.Column("team", sa.String(200), primary_key=True),
+    sa.Column("can_view", sa.Boolean, nullable=False),
+    sa.Column("can_download", sa.Boolean, nullable=False),
+    sa.Column("expires_at", sa.Double),
+    sa.Column("shared_by", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("revoked_at", sa.Double),
+    sa.Index("jobwire_shares_team", "team", "job_id"),
+    sa.Index("jobwire_shares_updated", "updated_at"),
+)

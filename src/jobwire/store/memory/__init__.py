@@ -3,7 +3,7 @@
 Public as :class:`jobwire.testing.MemoryStore`. One lock guards everything, so it holds
 under threads as the SQL stores do under transactions; it is not shared between processes.
 Parts as in :mod:`jobwire.store.sql`: :mod:`.state`, :mod:`.jobs`, :mod:`.leases`,
-:mod:`.hooks`, :mod:`.stats`, :mod:`.files`, :mod:`.blobs`, :mod:`.keys`.
+:mod:`.hooks`, :mod:`.stats`, :mod:`.files`, :mod:`.shares`, :mod:`.blobs`, :mod:`.keys`.
 """
 
 from __future__ import annotations
@@ -19,12 +19,19 @@ from .hooks import MemoryHookStore
 from .jobs import MemoryJobStore
 from .keys import MemoryKeyStore
 from .leases import MemoryLeaseStore
+from .shares import MemoryShareStore
 from .state import MemoryBase
 from .stats import MemoryStatsStore
 
 
 class MemoryStore(
-    MemoryJobStore, MemoryLeaseStore, MemoryHookStore, MemoryStatsStore, MemoryFileStore, Store
+    MemoryJobStore,
+    MemoryLeaseStore,
+    MemoryHookStore,
+    MemoryStatsStore,
+    MemoryFileStore,
+    MemoryShareStore,
+    Store,
 ):
     """Jobs, events and results in dicts: ``App(store=MemoryStore())`` runs tasks with no
     database file, for the tests of your own tasks.

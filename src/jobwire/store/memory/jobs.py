@@ -158,6 +158,10 @@ class MemoryJobStore(MemoryBase, JobStore):
                 if j.status in TERMINAL and j.finished_at is not None and j.finished_at < older_than
             ]
             self._drop(old)
+            for key, share in builtins.list(self._shares.items()):
+                ended = share.revoked_at if share.revoked_at is not None else share.expires_at
+                if ended is not None and ended < older_than:
+                    del self._shares[key]
             kept: builtins.list[Run] = []
             per_task: dict[str, int] = {}
             for run in sorted(self._history, key=lambda r: r.finished_at, reverse=True):

@@ -13,6 +13,7 @@ from typing import Any
 from ...files import FileInfo
 from ...snapshot import Event, EventKind, JobRecord, dumps, loads, make_event
 from ...status import JobStatus
+from ..sharing import Share
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,7 @@ class MemoryBase:
         self._files: dict[str, dict[str, FileInfo]] = {}  # job id -> name -> its file
         self._trash: dict[str, float] = {}  # key -> when it was trashed
         self._cache: dict[str, list[int]] = {}  # task -> [hits, misses]
+        self._shares: dict[tuple[str, str], Share] = {}  # (job id, team) -> its share
 
     @staticmethod
     def _out(job: JobRecord) -> JobRecord:
@@ -64,7 +66,7 @@ class MemoryBase:
             del self._live[job.dedupe_key]
 
     def _drop(self, ids: builtins.list[str]) -> None:
-        """Forget these jobs; their files' keys go to the trash."""
+        """Forget these jobs and their shares; their files' keys go to the trash."""
         now = self.clock()
         for job_id in ids:
             self._jobs.pop(job_id, None)
@@ -73,6 +75,9 @@ class MemoryBase:
             self._hooks.pop(job_id, None)
             for info in self._files.pop(job_id, {}).values():
                 self._trash[info.key] = now
+        gone = set(ids)
+        for key in [k for k in self._shares if k[0] in gone]:
+            del self._shares[key]
 
     def _count_cache(self, task: str, *, hit: bool) -> None:
         counters = self._cache.setdefault(task, [0, 0])

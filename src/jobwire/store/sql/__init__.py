@@ -4,6 +4,7 @@ One module per concern: :mod:`.engine` (engines, transactions, StoreUnavailable)
 :mod:`.statements` (the prebuilt hot statements), :mod:`.rows` (rows to records),
 :mod:`.jobs`, :mod:`.writes` and :mod:`.leases` (what workers do), :mod:`.hooks`,
 :mod:`.stats` (history, counts, the result cache), :mod:`.files` (the files jobs saved),
+:mod:`.shares` (jobs shared with teams),
 :mod:`.blobs` (their bytes, by default) and :mod:`.keys`. :class:`SQLStore` joins them.
 """
 
@@ -23,10 +24,19 @@ from .jobs import SQLJobStore
 from .keys import SQLKeyStore
 from .leases import SQLLeaseStore
 from .rows import record_from_row
+from .shares import SQLShareStore
 from .stats import SQLStatsStore
 
 
-class SQLStore(SQLJobStore, SQLLeaseStore, SQLHookStore, SQLStatsStore, SQLFileStore, Store):
+class SQLStore(
+    SQLJobStore,
+    SQLLeaseStore,
+    SQLHookStore,
+    SQLStatsStore,
+    SQLFileStore,
+    SQLShareStore,
+    Store,
+):
     """Jobs in an SQL database. ``SQLStore("sqlite:///jobwire.db")`` or
     ``SQLStore("postgresql://user@host/db")`` (needs ``pip install jobwire[postgres]``).
 

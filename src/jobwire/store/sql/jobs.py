@@ -30,6 +30,7 @@ from ..tables import events, history, hooks, jobs, results
 from .engine import SQLBase, lock_key
 from .files import trash_job_files
 from .rows import event_row, record_from_row, row_values
+from .shares import delete_job_shares, purge_shares
 from .statements import INSERT_EVENT, INSERT_JOB, LIVE_BY_KEY
 from .stats import count_cache
 
@@ -185,12 +186,13 @@ class SQLJobStore(SQLBase, JobStore):
             self._delete_ids(conn, [job_id])
 
     def _delete_ids(self, conn: Connection, ids: Sequence[str]) -> None:
-        """Forget these jobs, their events, results and deliveries; their files' keys go to
+        """Forget these jobs, their events, results, deliveries and shares; their files' keys go to
         the trash (the file storage deletes the bytes later)."""
         trash_job_files(conn, ids, self.clock())
         conn.execute(events.delete().where(events.c.job_id.in_(ids)))
         conn.execute(results.delete().where(results.c.job_id.in_(ids)))
         conn.execute(hooks.delete().where(hooks.c.job_id.in_(ids)))
+        delete_job_shares(conn, ids)
         conn.execute(jobs.delete().where(jobs.c.id.in_(ids)))
 
     def events(self, job_id: str, after: int = 0, limit: int = 1000) -> builtins.list[Event]:
@@ -232,6 +234,7 @@ class SQLJobStore(SQLBase, JobStore):
             if len(ids) < PURGE_BATCH:
                 break
         with self._write() as conn:
+            purge_shares(conn, older_than)
             conn.execute(history.delete().where(history.c.finished_at < older_than))
             # Keep at most HISTORY_KEPT runs per task.
             ranked = (
