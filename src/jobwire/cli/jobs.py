@@ -13,6 +13,7 @@ from rich.table import Table
 from ..app import App
 from ..errors import JobwireError
 from ..snapshot import loads, snapshot
+from ..status import JobStatus
 from .common import (
     AppOption,
     DatabaseOption,
@@ -170,11 +171,39 @@ def jobs(
     owner: Annotated[str | None, typer.Option(help="Filter by owner")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    shared: Annotated[
+        bool,
+        typer.Option(
+            "--shared",
+            help="The jobs shared with teams instead: the token's teams with --url (its own "
+            "jobs left out), else those of --team",
+        ),
+    ] = False,
+    team: Annotated[
+        list[str],
+        typer.Option("--team", help="With --shared, from the database: whose shares to list"),
+    ] = [],  # noqa: B006
     url: UrlOption = None,
     token: TokenOption = None,
 ) -> None:
     """List jobs, newest first: from the database, or from a server with --url (which shows
-    the token's own jobs; an admin's token sees all and may filter by --owner)."""
+    the token's own jobs; an admin's token sees all and may filter by --owner).
+
+    --shared lists the jobs shared with teams, with the team, who shared them, the rights
+    and the expiry."""
+    if team and not shared:
+        raise typer.BadParameter("--team goes with --shared", param_hint="--team")
+    if shared and url is not None and team:
+        raise typer.BadParameter(
+            "With --url the server lists the jobs shared with the token's teams: leave out --team",
+            param_hint="--team",
+        )
+    if shared and url is None and not team:
+        raise typer.BadParameter(
+            "The database has no users: say whose shares to list with --team TEAM "
+            "(or ask a server with --url)",
+            param_hint="--team",
+        )
     try:
         if url is not None:
             import httpx
@@ -184,37 +213,81 @@ def jobs(
             with _client(url, token) as client:
                 try:
                     found, next_cursor = client.list(
-                        status=status or None, task=task, owner=owner, limit=limit
+                        status=status or None, task=task, owner=owner, limit=limit, shared=shared
                     )
                 except httpx.HTTPError as exc:
                     raise _unreachable(url, exc) from None
-            snaps = [j.snapshot for j in found]
+            snaps: list[dict[str, Any]] = [dict(j.snapshot) for j in found]
+        elif shared:
+            from .shares import local_shared
+
+            statuses = [JobStatus(s).value for s in status] or None
+            snaps, next_cursor = local_shared(
+                app_for(app_target, database),
+                team,
+                status=statuses,
+                task=task,
+                owner=owner,
+                limit=limit,
+            )
         else:
             page = app_for(app_target, database).list(
                 status=status or None, task=task, owner=owner, limit=limit
             )
-            snaps, next_cursor = [snapshot(j) for j in page.jobs], page.next_cursor
+            snaps, next_cursor = [dict(snapshot(j)) for j in page.jobs], page.next_cursor
     except (JobwireError, ValueError) as exc:
         err.print(f"[red]error[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     if as_json:
         console.print_json(data={"jobs": snaps, "next_cursor": next_cursor})
         return
+    console.print(_shared_table(snaps) if shared else _table(snaps))
+
+
+def _counts(s: dict[str, Any]) -> str:
+    counts = f"{s['current']}/{s['total']}" if s["total"] is not None else str(s["current"])
+    if s["percent"] is not None:
+        counts += f" ({s['percent']:g}%)"
+    return counts
+
+
+def _table(snaps: list[dict[str, Any]]) -> Table:
     table = Table("task", "status", "progress", "step", "owner", "created", "id")
     for s in snaps:
-        counts = f"{s['current']}/{s['total']}" if s["total"] is not None else str(s["current"])
-        if s["percent"] is not None:
-            counts += f" ({s['percent']:g}%)"
         table.add_row(
             s["task"],
             s["status"],
-            counts,
+            _counts(s),
             s["step"] or "",
             s["owner"],
             (s["created_at"] or "")[:19].replace("T", " "),
             s["id"],
         )
-    console.print(table)
+    return table
+
+
+def _shared_table(snaps: list[dict[str, Any]]) -> Table:
+    """The jobs shared with teams: which team each reached, who shared it, what it allows."""
+    from .shares import rights
+
+    table = Table("task", "status", "progress", "owner", "team", "shared by", "rights")
+    table.add_column("until (UTC)")
+    table.add_column("id")
+    for s in snaps:
+        via = s.get("shared") or {}
+        ends = via.get("expires_at")
+        table.add_row(
+            escape(s["task"]),
+            s["status"],
+            _counts(s),
+            escape(s["owner"]),
+            escape(via.get("team", "")),
+            escape(via.get("shared_by", "")),
+            rights(via),
+            (ends or "")[:16].replace("T", " ") or "—",
+            s["id"],
+        )
+    return table
 
 
 @cli.command()
