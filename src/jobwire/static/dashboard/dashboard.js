@@ -1,5 +1,6 @@
 /**
- * jobwire's dashboard: every job you may see, live, and a form to run each task.
+ * jobwire's dashboard: every job you may see, live, and a form to run each task; the jobs
+ * shared with your teams ("Shared with me"), and a Share panel on your own jobs.
  *
  * Built on the JS client only (`../jobwire.js`): the first page of `GET /api/jobs`, then one
  * WebSocket subscribed to all jobs (`watchAll`); while that socket is down it polls
@@ -8,7 +9,22 @@
  * @module dashboard
  */
 
-import { downloadUrl, getResult, getStats, getStreamToken, isTerminal, listFiles, listJobs, listTasks, submit, watchAll } from "../jobwire.js";
+import {
+  downloadUrl,
+  getResult,
+  getStats,
+  getStreamToken,
+  isTerminal,
+  jobAccess,
+  listFiles,
+  listJobs,
+  listShares,
+  listTasks,
+  shareJob,
+  submit,
+  unshareJob,
+  watchAll,
+} from "../jobwire.js";
 import { JobsTable } from "./jobs-table.js";
 import { RunPanel } from "./run-form.js";
 import { Toasts } from "./toasts.js";
@@ -45,13 +61,26 @@ const state = {
   toasted: new Set(),
   /** @type {Map<string, object>} the latest snapshot of each job seen, shown or not */
   latest: new Map(),
+  /** @type {Map<string, object>} job id → how it was shared with you (its `shared` when listed) */
+  sharedVia: new Map(),
   pollTimer: null,
   statsTimer: null,
   live: null,
 };
 
 const toasts = new Toasts($("#toasts"));
-const table = new JobsTable($("#job-rows"), { stepsFor, onCancel: cancel, loadDownloads, baseUrl: BASE });
+const table = new JobsTable($("#job-rows"), {
+  stepsFor,
+  onCancel: cancel,
+  loadDownloads,
+  sharedFor: (job) => (state.filter.shared ? (state.sharedVia.get(job.id) ?? null) : null),
+  sharing: {
+    load: loadSharing,
+    share: (job, { team, canDownload, expiresAt }) => shareJob(job.id, { team, canDownload, expiresAt }, api()),
+    unshare: (job, team) => unshareJob(job.id, team, api()),
+  },
+  baseUrl: BASE,
+});
 const runPanel = new RunPanel($("#task-forms"), {
   submit: (task, args) => submit(task, args, api()),
   onSubmitted,
@@ -67,22 +96,32 @@ function api() {
 function readFilter() {
   const params = new URLSearchParams(location.search);
   const status = params.get("status");
-  return { status: status in GROUPS ? status : "all", task: params.get("task") ?? "" };
+  return { status: status in GROUPS ? status : "all", task: params.get("task") ?? "", shared: params.get("shared") === "1" };
 }
 
 function writeFilter() {
   const params = new URLSearchParams(location.search);
   params.delete("status");
   params.delete("task");
+  params.delete("shared");
   if (state.filter.status !== "all") params.set("status", state.filter.status);
   if (state.filter.task) params.set("task", state.filter.task);
+  if (state.filter.shared) params.set("shared", "1");
   const qs = params.toString();
   history.replaceState(null, "", `${location.pathname}${qs ? `?${qs}` : ""}`);
 }
 
 function matches(job) {
   const { statuses } = GROUPS[state.filter.status];
+  if (state.filter.shared && !state.sharedVia.has(job.id)) return false;
   return (!statuses || statuses.includes(job.status)) && (!state.filter.task || job.task === state.filter.task);
+}
+
+/** "Shared with me": a switch beside the filters, for the jobs shared with your teams. */
+function drawSharedFilter() {
+  const input = $("#shared-filter");
+  input.checked = state.filter.shared;
+  input.addEventListener("change", () => setFilter({ shared: input.checked }));
 }
 
 function drawStatusFilter() {
@@ -119,6 +158,7 @@ function setFilter(change) {
     input.checked = input.value === state.filter.status;
   }
   $("#task-filter").value = state.filter.task;
+  $("#shared-filter").checked = state.filter.shared;
   return loadFirstPage();
 }
 
@@ -146,6 +186,9 @@ function noteSteps(job) {
  * `listed`: it came in a page of the list, so it belongs among the rows shown.
  */
 function take(job, { live = false, listed = false } = {}) {
+  // A share changed (downloads allowed, another expiry) shows at once, even without a newer seq.
+  const viaChanged = Boolean(job.shared) && JSON.stringify(job.shared) !== JSON.stringify(state.sharedVia.get(job.id));
+  if (job.shared) state.sharedVia.set(job.id, job.shared);
   const previous = state.latest.get(job.id);
   const newer = !previous || job.seq > previous.seq;
   if (newer) {
@@ -156,7 +199,10 @@ function take(job, { live = false, listed = false } = {}) {
   }
   const best = newer ? job : previous;
   const shown = table.rows.has(best.id);
-  if (!newer && (shown || !listed)) return;
+  if (!newer && (shown || !listed)) {
+    if (shown && viaChanged) table.upsert(best);
+    return;
+  }
   if (!shown) {
     if (!matches(best)) return;
     // Older than the last row while more pages remain: it will come with "Load more".
@@ -198,7 +244,10 @@ function drawEmpty() {
     const group = GROUPS[state.filter.status];
     const what = state.filter.status === "all" ? "jobs" : `${group.label.toLowerCase()} jobs`;
     const task = state.filter.task ? ` of ${state.filter.task}` : "";
-    $("#empty-title").textContent = `No ${what}${task} yet`;
+    $("#empty-title").textContent = `No ${what}${task} ${state.filter.shared ? "shared with you" : "yet"}`;
+    $("#empty-hint").textContent = state.filter.shared
+      ? "When a job is shared with one of your teams, it shows up here."
+      : "Run a task from the panel and it shows up here, live.";
   }
   $("#load-more").hidden = !state.cursor;
 }
@@ -207,11 +256,13 @@ async function loadFirstPage() {
   const generation = ++state.generation;
   const panel = $("#jobs-panel");
   panel.dataset.loading = "true";
+  panel.dataset.shared = String(state.filter.shared);
   panel.setAttribute("aria-busy", "true");
   try {
     const page = await listJobs(query(), api());
     if (generation !== state.generation) return;
     table.clear();
+    if (state.filter.shared) state.sharedVia.clear(); // a share that ended is not listed again
     state.cursor = page.next_cursor;
     for (const job of page.jobs) take(job, { listed: true });
     // Jobs created after the list was read, seen on the socket meanwhile, go on top.
@@ -238,8 +289,19 @@ async function refresh() {
   const page = await listJobs({ ...query(), limit }, api());
   if (generation !== state.generation) return;
   if (table.size === 0) state.cursor = page.next_cursor;
+  if (state.filter.shared && !page.next_cursor) dropEndedShares(page.jobs);
   for (const job of page.jobs) take(job, { live: true, listed: true });
   drawEmpty();
+}
+
+/** With every shared job listed: the rows no longer listed lost their share (ended, removed). */
+function dropEndedShares(listed) {
+  const ids = new Set(listed.map((job) => job.id));
+  for (const id of [...table.rows.keys()]) {
+    if (ids.has(id)) continue;
+    table.remove(id);
+    state.sharedVia.delete(id);
+  }
 }
 
 async function loadMore() {
@@ -263,7 +325,12 @@ async function loadMore() {
 }
 
 function query() {
-  return { status: GROUPS[state.filter.status].statuses ?? undefined, task: state.filter.task || undefined, limit: PAGE_SIZE };
+  return {
+    status: GROUPS[state.filter.status].statuses ?? undefined,
+    task: state.filter.task || undefined,
+    shared: state.filter.shared || undefined,
+    limit: PAGE_SIZE,
+  };
 }
 
 async function cancel(job, button) {
@@ -309,12 +376,21 @@ async function exportProblem(job, format, token) {
   }
 }
 
+/**
+ * What a job's Share panel needs: what you may do with it (`manage`: share it), and the
+ * teams it is shared with.
+ */
+async function loadSharing(job) {
+  const [access, shares] = await Promise.all([jobAccess(job.id, api()), listShares(job.id, api())]);
+  return { access, shares };
+}
+
 function onSubmitted(job) {
   const { outcome, links, stream_token: token, ...snapshot } = job;
   state.mine.add(snapshot.id);
   if (!matches(snapshot)) {
     // The filter would hide the job just started: show everything again.
-    setFilter({ status: "all", task: "" }).then(() => take(snapshot, { live: true }));
+    setFilter({ status: "all", task: "", shared: false }).then(() => take(snapshot, { live: true }));
     return;
   }
   take(snapshot, { live: true });
@@ -491,6 +567,7 @@ async function start() {
 
 drawStatusFilter();
 drawTaskFilter();
+drawSharedFilter();
 connection("connecting");
 $("#task-filter").addEventListener("change", (event) => setFilter({ task: event.target.value }));
 $("#load-more").addEventListener("click", loadMore);

@@ -7,6 +7,7 @@
 
 import { isTerminal } from "../jobwire.js";
 import { downloadsRow } from "./downloads.js";
+import { expiryLabel, rightsLabel, shareRow } from "./shares.js";
 import { append, clockTime, elapsed, fullTime, h, isLive, shortId, statusLabel } from "./util.js";
 
 /**
@@ -37,16 +38,30 @@ const COLUMNS = ["Status", "Job", "Progress", "Elapsed", "Actions"];
 export class JobsTable {
   /**
    * @param {HTMLTableSectionElement} tbody
-   * @param {{stepsFor: (job: object) => string[], onCancel: (job: object, button: HTMLButtonElement) => void, loadDownloads: (job: object) => Promise<{token?: string, files: object[]}>, baseUrl?: string}} hooks
-   *   `loadDownloads`: the stream token for a succeeded job's download links and its files
+   * @param {object} hooks
+   * @param {(job: object) => string[]} hooks.stepsFor
+   * @param {(job: object, button: HTMLButtonElement) => void} hooks.onCancel
+   * @param {(job: object) => Promise<{token?: string, files: object[]}>} hooks.loadDownloads
+   *   the stream token for a succeeded job's download links and its files
+   * @param {(job: object) => object|null} [hooks.sharedFor]  how a job shared with the
+   *   user reached them (`{team, shared_by, can_download, expires_at}`), else null: such a
+   *   row says who shared it, has no Cancel nor Share, and no downloads on a view-only share
+   * @param {object} [hooks.sharing]  `{load, share, unshare}` for the Share panel of the
+   *   user's own jobs (see `shareRow` in shares.js); none: no Share button
+   * @param {string} [hooks.baseUrl]
    */
-  constructor(tbody, { stepsFor, onCancel, loadDownloads, baseUrl = "" }) {
+  constructor(tbody, { stepsFor, onCancel, loadDownloads, sharedFor = () => null, sharing = null, baseUrl = "" }) {
     this.tbody = tbody;
     this.baseUrl = baseUrl;
     this.stepsFor = stepsFor;
     this.onCancel = onCancel;
     this.loadDownloads = loadDownloads;
-    /** @type {Map<string, {job: object, tr: HTMLTableRowElement, detailRow: HTMLTableRowElement|null, parts: object, actionsKey: string}>} */
+    this.sharedFor = sharedFor;
+    this.sharing = sharing;
+    /**
+     * Each row, and the rows that open below it (error details or downloads, then sharing).
+     * @type {Map<string, {job: object, tr: HTMLTableRowElement, detailRow: HTMLTableRowElement|null, share: {toggle: HTMLButtonElement, row: HTMLTableRowElement}|null, parts: object, actionsKey: string}>}
+     */
     this.rows = new Map();
   }
 
@@ -57,6 +72,19 @@ export class JobsTable {
   clear() {
     this.rows.clear();
     this.tbody.replaceChildren();
+  }
+
+  /** Take a job's row (and the rows below it) out of the table. */
+  remove(jobId) {
+    const row = this.rows.get(jobId);
+    if (!row) return;
+    this.rows.delete(jobId);
+    for (const tr of this.#trs(row)) tr.remove();
+  }
+
+  /** The row's `<tr>`s, in their order: the job, then the rows that open below it. */
+  #trs(row) {
+    return [row.tr, row.detailRow, row.share?.row].filter(Boolean);
   }
 
   /** The creation time of the oldest row, or null. */
@@ -104,13 +132,11 @@ export class JobsTable {
     for (const other of this.tbody.querySelectorAll("tr.job")) {
       const that = this.rows.get(other.dataset.id)?.job;
       if (that && `${that.created_at}|${that.id}` < key) {
-        other.before(row.tr);
-        if (row.detailRow) row.tr.after(row.detailRow);
+        other.before(...this.#trs(row));
         return;
       }
     }
-    this.tbody.append(row.tr);
-    if (row.detailRow) this.tbody.append(row.detailRow);
+    this.tbody.append(...this.#trs(row));
   }
 
   #create(job) {
@@ -118,6 +144,7 @@ export class JobsTable {
     const badge = h("span", { class: "badge" });
     const task = h("span", { class: "job-task" });
     const meta = h("span", { class: "meta" });
+    const via = h("span", { class: "shared-via", hidden: true });
     const progress = document.createElement("jobwire-progress");
     progress.setAttribute("label", `Progress of ${job.task} #${shortId(job.id)}`);
     const steps = h("ol", { class: "steps", "aria-label": "Steps" });
@@ -129,12 +156,12 @@ export class JobsTable {
       "tr",
       { class: "job", dataset: { id: job.id } },
       cell(0, "c-status", badge),
-      cell(1, "c-job", task, meta),
+      cell(1, "c-job", task, meta, via),
       cell(2, "c-progress", progress, steps, message),
       cell(3, "c-time", time, when),
       cell(4, "c-actions", actions),
     );
-    return { job, tr, detailRow: null, parts: { badge, task, meta, progress, steps, message, time, when, actions }, actionsKey: "", stepsKey: "" };
+    return { job, tr, detailRow: null, share: null, parts: { badge, task, meta, via, progress, steps, message, time, when, actions }, actionsKey: "", stepsKey: "" };
   }
 
   #update(row) {
@@ -148,7 +175,8 @@ export class JobsTable {
 
     parts.task.textContent = job.task;
     parts.task.title = job.task;
-    const metaKey = `${job.owner}|${job.attempt}`;
+    const via = this.sharedFor(job);
+    const metaKey = `${job.owner}|${job.attempt}|${JSON.stringify(via)}`;
     if (row.metaKey !== metaKey) {
       row.metaKey = metaKey;
       parts.meta.replaceChildren();
@@ -157,6 +185,9 @@ export class JobsTable {
         job.owner ? h("span", { class: "owner", title: "owner" }, job.owner) : null,
         job.attempt > 1 ? h("span", { title: "attempt" }, `attempt ${job.attempt}/${job.max_attempts}`) : null,
       ]);
+      tr.classList.toggle("is-shared", Boolean(via));
+      parts.via.replaceChildren(...(via ? sharedLine(via) : []));
+      parts.via.hidden = !via;
     }
 
     parts.progress.snapshot = job;
@@ -204,12 +235,13 @@ export class JobsTable {
 
   #actions(row) {
     const { job, parts } = row;
-    const key = `${job.status}|${job.cancel_requested}|${job.result_url}`;
+    const via = this.sharedFor(job);
+    const key = `${job.status}|${job.cancel_requested}|${job.result_url}|${via ? via.can_download : "own"}`;
     if (key === row.actionsKey) return;
     row.actionsKey = key;
     const name = `${job.task} #${shortId(job.id)}`;
     const items = [];
-    if (isLive(job)) {
+    if (isLive(job) && !via) {
       const button = h(
         "button",
         { type: "button", class: "btn btn-sm btn-danger", "aria-label": `Cancel ${name}`, disabled: Boolean(job.cancel_requested) },
@@ -232,23 +264,55 @@ export class JobsTable {
     const hadFocus = parts.actions.contains(document.activeElement);
     parts.actions.replaceChildren(...items);
     if (job.status === "failed") this.#errorDetails(row, name);
-    if (job.status === "succeeded") this.#downloads(row, name);
-    if (hadFocus) (parts.actions.querySelector("button, a") ?? row.tr.querySelector(".job-task"))?.focus?.();
+    if (job.status === "succeeded") this.#downloads(row, name, via);
+    if (!via && this.sharing) this.#share(row, name);
+    if (hadFocus) (parts.actions.querySelector("button:not(:disabled), a") ?? row.tr.querySelector(".job-task"))?.focus?.();
   }
 
-  /** A Download button that opens the job's exports and files in a row below. */
-  #downloads(row, name) {
+  /** Whether any row below the job is open (its corners join them). */
+  #expanded(row) {
+    row.tr.classList.toggle("expanded", [row.detailRow, row.share?.row].some((tr) => tr && !tr.hidden));
+  }
+
+  /**
+   * A Download button that opens the job's exports and files in a row below; disabled, with
+   * the reason, when the job reached the user through a view-only share.
+   */
+  #downloads(row, name, via) {
     const { toggle, row: detailRow } = downloadsRow(row.job, {
       name,
       columns: COLUMNS.length,
       baseUrl: this.baseUrl,
       load: (job) => this.loadDownloads(job),
-      onToggle: (open) => row.tr.classList.toggle("expanded", open),
+      onToggle: () => this.#expanded(row),
     });
     row.detailRow?.remove();
     row.detailRow = detailRow;
     row.tr.after(detailRow);
+    if (via && !via.can_download) {
+      toggle.disabled = true;
+      toggle.title = `Shared with ${via.team} to view only: no downloads`;
+      toggle.setAttribute("aria-description", "view-only share: downloads are off");
+    }
     row.parts.actions.append(toggle);
+  }
+
+  /** A Share button that opens the job's sharing in a row below (made once, kept open). */
+  #share(row, name) {
+    if (!row.share) {
+      row.share = shareRow(row.job, {
+        name,
+        columns: COLUMNS.length,
+        load: (job) => this.sharing.load(job),
+        share: (job, body) => this.sharing.share(job, body),
+        unshare: (job, team) => this.sharing.unshare(job, team),
+        onToggle: () => this.#expanded(row),
+      });
+      (row.detailRow ?? row.tr).after(row.share.row);
+    } else if (row.detailRow) {
+      row.detailRow.after(row.share.row); // the share row stays last
+    }
+    row.parts.actions.append(row.share.toggle);
   }
 
   /** A Details button that shows the error (code, message, traceback) in a row below. */
@@ -290,9 +354,25 @@ export class JobsTable {
       const open = detailRow.hidden;
       detailRow.hidden = !open;
       toggle.setAttribute("aria-expanded", String(open));
-      row.tr.classList.toggle("expanded", open);
+      this.#expanded(row);
     });
     parts.actions.append(toggle);
   }
 }
 
+
+/** "shared by lead with platform", view only, until …: how a shared job reached the user. */
+function sharedLine(via) {
+  return [
+    h(
+      "span",
+      { class: "shared-who", title: `Shared with your team ${via.team} by ${via.shared_by}` },
+      "shared by ",
+      h("strong", { class: "shared-by" }, via.shared_by),
+      " with ",
+      h("strong", { class: "shared-team" }, via.team),
+    ),
+    h("span", { class: `pill${via.can_download ? "" : " is-view-only"}` }, rightsLabel(via)),
+    via.expires_at ? h("span", { class: "shared-until", title: fullTime(via.expires_at) }, expiryLabel(via)) : null,
+  ].filter(Boolean);
+}
