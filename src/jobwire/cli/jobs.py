@@ -222,14 +222,13 @@ def jobs(
             from .shares import local_shared
 
             statuses = [JobStatus(s).value for s in status] or None
-            snaps, next_cursor = local_shared(
-                app_for(app_target, database),
-                team,
-                status=statuses,
-                task=task,
-                owner=owner,
-                limit=limit,
-            )
+            app = app_for(app_target, database)
+            try:
+                snaps, next_cursor = local_shared(
+                    app, team, status=statuses, task=task, owner=owner, limit=limit
+                )
+            finally:
+                app.close()
         else:
             page = app_for(app_target, database).list(
                 status=status or None, task=task, owner=owner, limit=limit
