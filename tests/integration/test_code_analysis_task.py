@@ -202,6 +202,10 @@ def test_demo_users_on_a_loopback_server(app: App) -> None:
         # The same keys on the next request.
         again = http.get("/examples/code-analysis/demo-users").json()["users"]
         assert [u["token"] for u in again] == [users[d.id]["token"] for d in DEMO_USERS]
+        # Without authentication, a demo user's key is that user: the lead's job is theirs.
+        lead = {"Authorization": f"Bearer {users['lead']['token']}"}
+        submitted = http.post(f"/api/tasks/{TASK}/jobs", json={"tree": "json"}, headers=lead)
+        assert submitted.json()["owner"] == "demo-lead"
         # Through a proxy, the request did not come from this machine.
         proxied = http.get(
             "/examples/code-analysis/demo-users", headers={"X-Forwarded-For": "203.0.113.9"}

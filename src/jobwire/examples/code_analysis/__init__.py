@@ -7,7 +7,7 @@ share of UI code (:mod:`.ui`), the pure functions (:mod:`.purity`), a class (UI,
 Mixed) and whether the file is web ready (:mod:`.analysis`); the exports hold a CSV of the
 files and a ZIP of the pure functions with a guide to moving them (:mod:`.extract`).
 
-The task ``code_analysis.analyse`` (:mod:`.task`) runs them with live progress, caches the
+The task ``pycode.analyse`` (:mod:`.task`) runs them with live progress, caches the
 result and exports it; ``/examples/code-analysis`` is its page, with a share panel and demo
 users (:mod:`.web`). Run it with ``jobwire serve --examples``.
 
@@ -18,7 +18,7 @@ from jobwire.examples import code_analysis
 app = App()
 code_analysis.register(app)
 with app:
-    job = app.submit("code_analysis.analyse", {"tree": "json"})
+    job = app.submit("pycode.analyse", {"tree": "json"})
     print(job.result()["summary"])
 
 reports, summary = code_analysis.analyse(code_analysis.locate("json"))  # without a job
