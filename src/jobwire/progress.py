@@ -31,7 +31,7 @@ Sink = Callable[["Progress", EventKind, "str | None"], None]
 class Callbacks(Protocol):
     """What a worker gives a Progress so that its task can wait for a webhook."""
 
-    def url(self, job_id: str) -> str: ...
+    def url(self, job_id: str, provider: str | None = None) -> str: ...
 
     def wait(
         self,
@@ -276,8 +276,24 @@ class Progress:
     def callback_url(self) -> str:
         """Where an external system POSTs its result to end :meth:`wait_for_callback`: a
         path with a signature (``/api/hooks/{job_id}?sig=…``) to prefix with the public
-        address of your jobwire server."""
+        address of your jobwire server. For a provider that signs its webhooks (Standard
+        Webhooks), hand it :meth:`callback_url_for` instead."""
         return self._callbacks().url(self.job_id)
+
+    def callback_url_for(self, provider: str) -> str:
+        """:attr:`callback_url` for a provider that signs its webhooks the Standard Webhooks
+        way (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``):
+        ``/api/hooks/{job_id}?provider=NAME&sig=…``. A POST there is accepted only with a
+        valid signature under the provider's secret (setting ``webhook_secrets``, e.g.
+        ``{"luma": "whsec_…"}``) and a timestamp within 5 minutes; its ``webhook-id`` makes
+        it idempotent. Raises ConfigurationError when no secret is set for ``provider``.
+
+        ```python
+        ref = luma.create(prompt, callback_url=PUBLIC_URL + progress.callback_url_for("luma"))
+        video = progress.wait_for_callback(timeout=600, step="dreaming")
+        ```
+        """
+        return self._callbacks().url(self.job_id, provider)
 
     def wait_for_callback(
         self,

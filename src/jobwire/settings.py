@@ -16,12 +16,17 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .hooks import check_provider, check_secret
+
 
 class Settings(BaseSettings):
     """Every key can be set as ``JOBWIRE_<KEY>`` or as ``<key> = …`` in ``jobwire.toml``."""
 
     model_config = SettingsConfigDict(
-        env_prefix="JOBWIRE_", toml_file="jobwire.toml", extra="ignore"
+        env_prefix="JOBWIRE_",
+        toml_file="jobwire.toml",
+        extra="ignore",
+        hide_input_in_errors=True,  # a bad value may be a secret: errors never repeat it
     )
 
     database_url: str = "sqlite:///jobwire.db"
@@ -90,6 +95,10 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Origins (``https://app.example.com``) of front ends served from elsewhere: their
     requests get CORS headers and their pages may open the streams (WebSocket, SSE)."""
+    webhook_secrets: dict[str, str] = Field(default_factory=dict)
+    """The Standard Webhooks secret (``whsec_…``) of each provider that signs its callbacks,
+    by provider name: ``{"luma": "whsec_…"}`` (from the environment: JSON). A task hands such
+    a provider ``progress.callback_url_for("luma")``."""
 
     @field_validator("allowed_hosts", "cors_origins", "share_roles", mode="before")
     @classmethod
@@ -145,6 +154,17 @@ class Settings(BaseSettings):
                     )
             out.append(text)
         return out
+
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _check_webhook_secrets(cls, secrets: dict[str, str]) -> dict[str, str]:
+        for provider, secret in secrets.items():
+            check_provider(provider)
+            try:
+                check_secret(secret)
+            except ValueError as exc:  # the message never repeats the secret
+                raise ValueError(f"webhook_secrets[{provider!r}]: {exc}") from None
+        return secrets
 
     @classmethod
     def settings_customise_sources(

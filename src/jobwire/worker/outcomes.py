@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 
-from ..errors import CallbackTimeout, FileTooLarge, UnstorableValue
+from ..errors import CallbackTimeout, ConfigurationError, FileTooLarge, UnstorableValue
 from ..executors import Attempt
 from ..retry import retry_delay
 from ..snapshot import dumps
@@ -78,7 +78,8 @@ def from_exception(attempt: Attempt, exc: BaseException) -> Finish:
         "traceback": storable("".join(traceback.format_exception(exc)[-20:])),
     }
     message = storable(f"{type(exc).__name__}: {exc}")
-    if isinstance(exc, UnstorableValue | FileTooLarge):  # the same again would fail again
+    if isinstance(exc, UnstorableValue | FileTooLarge | ConfigurationError):
+        # The same again would fail again (a value no store keeps, a missing setting).
         return failure(attempt, exc.code, message, details, retry=False)
     code = exc.code if isinstance(exc, CallbackTimeout) else "task_error"
     return failure(attempt, code, message, details)

@@ -53,7 +53,7 @@ class WorkerState:
         self.lease_seconds = settings.lease_seconds
         self.poll_interval = settings.poll_interval
         self.cancel_grace = settings.cancel_grace
-        self.callbacks = StoreCallbacks(store, secret)
+        self.callbacks = StoreCallbacks(store, secret, lambda: self.settings.webhook_secrets)
         self._files = files
         self._file_storage: FileStorage | None = None
         self._files_lock = threading.Lock()

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from .. import hooks
-from ..errors import CallbackTimeout
+from ..errors import CallbackTimeout, ConfigurationError
 from ..progress import Progress
 from ..snapshot import loads
 
@@ -25,12 +25,27 @@ class StoreCallbacks:
 
     CHECK_EVERY = 0.25
 
-    def __init__(self, store: Deliveries, secret: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        store: Deliveries,
+        secret: Callable[[], str],
+        providers: Callable[[], Mapping[str, str]] = dict,
+    ) -> None:
         self.store = store
         self.secret = secret
+        self.providers = providers
+        """The ``webhook_secrets`` setting: the providers that sign their webhooks."""
 
-    def url(self, job_id: str) -> str:
-        return hooks.path(self.secret(), job_id)
+    def url(self, job_id: str, provider: str | None = None) -> str:
+        if provider is not None and provider not in self.providers():
+            known = ", ".join(sorted(self.providers())) or "none"
+            example = f'JOBWIRE_WEBHOOK_SECRETS=\'{{"{provider}": "whsec_…"}}\''
+            raise ConfigurationError(
+                f"No webhook secret is set for provider {provider!r} (set: {known}): add it "
+                f"to the webhook_secrets setting ({example})",
+                provider=provider,
+            )
+        return hooks.path(self.secret(), job_id, provider)
 
     def wait(
         self,
