@@ -41,10 +41,10 @@ def browser() -> Iterator[Any]:
         yield browser
 
 
-def shot(page: Any, name: str, tmp_path: Path) -> Path:
+def shot(page: Any, name: str, tmp_path: Path, *, docs: bool = True) -> Path:
     """A screenshot; the docs' copy is replaced only on request, so a run leaves the tree
     clean."""
-    update = os.environ.get("JOBWIRE_UPDATE_SCREENSHOTS") == "1"
+    update = docs and os.environ.get("JOBWIRE_UPDATE_SCREENSHOTS") == "1"
     path = (SCREENSHOTS if update else tmp_path) / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
@@ -128,6 +128,7 @@ def test_a_lead_shares_an_analysis_with_the_team(server: str, browser: Any, tmp_
     expect(page.locator("#job")).to_be_hidden()
     expect(notice).to_contain_text("no longer visible to you")
     assert httpx.get(f"{server}/api/jobs/{job_id}", headers=bearer["member"]).status_code == 404
+    ended = shot(page, "code-analysis-ended", tmp_path, docs=False)
 
     # -- The lead shares it again, with downloads and no expiry. -------------------------
     act_as("lead")
@@ -162,6 +163,7 @@ def test_a_lead_shares_an_analysis_with_the_team(server: str, browser: Any, tmp_
     listed = httpx.get(f"{server}/api/jobs", params={"shared": "true"}, headers=bearer["outsider"])
     assert listed.json()["jobs"] == []
 
+    outsider_view = shot(page, "code-analysis-outsider", tmp_path, docs=False)
     assert not errors
     context.close()
-    assert lead_view.is_file() and member_view.is_file()
+    assert all(p.is_file() for p in (lead_view, member_view, ended, outsider_view))

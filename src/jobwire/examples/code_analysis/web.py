@@ -61,7 +61,9 @@ DEMO_USERS = (
         "leads team platform: may share analyses",
     ),
     DemoUser("member", "demo-member", "Member", (), ("platform",), "a member of team platform"),
-    DemoUser("outsider", "demo-outsider", "Outsider", (), ("sales",), "team sales"),
+    DemoUser(
+        "outsider", "demo-outsider", "Outsider", (), ("sales",), "in team sales, not platform"
+    ),
 )
 
 
