@@ -88,6 +88,8 @@ def test_a_lead_shares_an_analysis_with_the_team(server: str, browser: Any, tmp_
     page.get_by_role("button", name="Analyse").click()
     expect(notice).to_contain_text("From the cache: json was analysed")
     expect(page.locator("#cache-stats")).to_contain_text("1 of 2 analyses answered from the cache")
+    expect(page.locator("#results")).to_be_visible()
+    expect(page.locator("#files tbody tr")).to_have_count(files)
     expect(mine).to_have_count(1)
 
     # -- Shared with platform, view only, for 5 seconds. ---------------------------------
