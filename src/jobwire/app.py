@@ -193,6 +193,18 @@ class App(Resources):
             self.worker.request_cancel(job_id)
         return Job(self, record)
 
+    def deliver(self, job_id: str, key: str, payload: str) -> bool:
+        """Record a webhook delivery (``payload`` is JSON text) for a job, once per ``key``;
+        a job waiting for it goes on, on whichever worker takes it (this process's, or a
+        Celery worker the executor sends a message to). False for a repeat. Raises
+        JobNotFound, or JobAlreadyFinished when the job ended."""
+        added = self.store.add_hook(job_id, key, payload)
+        if added:
+            record = self.store.get(job_id)
+            if record is not None and record.status == JobStatus.WAITING:
+                self.executor.notify_queued([Queued(record.id, record.task, record.run_after)])
+        return added
+
     def delete(self, job_id: str) -> None:
         """Forget a finished job, its events, its result and its files."""
         self.store.delete(job_id)

@@ -29,7 +29,8 @@ Sink = Callable[["Progress", EventKind, "str | None"], None]
 
 
 class Callbacks(Protocol):
-    """What a worker gives a Progress so that its task can wait for a webhook."""
+    """What a worker gives a Progress so that its task can wait for a webhook without
+    holding the worker, and keep what it did before the wait."""
 
     def url(self, job_id: str, provider: str | None = None) -> str: ...
 
@@ -40,6 +41,23 @@ class Callbacks(Protocol):
         poll: Callable[[], Any] | None,
         poll_interval: float,
     ) -> Any: ...
+
+    def once(self, progress: Progress, name: str, fn: Callable[[], Any]) -> Any: ...
+
+
+class Suspended(BaseException):
+    """Raised by :meth:`Progress.wait_for_callback` when the webhook has not come: the
+    attempt stops here, the job shows ``waiting`` and holds no worker, and it runs again from
+    the top when the webhook comes (or its poll or timeout is due). A ``BaseException``, so
+    that ``except Exception`` in a task lets it through; let it through a bare ``except:``
+    too (``finally:`` blocks run as usual)."""
+
+    def __init__(self, index: int, wake_at: float) -> None:
+        super().__init__(index, wake_at)
+        self.index = index
+        """The attempt's wait it stopped at (0 for the first)."""
+        self.wake_at = wake_at
+        """UNIX time at which the job goes on without a webhook: its poll, or its timeout."""
 
 
 class Files(Protocol):
@@ -95,7 +113,6 @@ class Progress:
         "message",
         "step_name",
         "total",
-        "waiting",
     )
 
     def __init__(
@@ -119,8 +136,6 @@ class Progress:
         self._cancel_source = cancel_source
         self._hooks: Callbacks | None = None
         self._files: Files | None = None
-        #: True while the task waits in :meth:`wait_for_callback` (the job shows ``waiting``).
-        self.waiting = False
         self._last_emit: float | None = None
         self._dirty = False
         self._logs = 0
@@ -304,26 +319,51 @@ class Progress:
         step: str | None = None,
         message: str | None = None,
     ) -> Any:
-        """Wait, with the job shown ``waiting``, until something is POSTed to
-        :attr:`callback_url`, and return it (the JSON body). ``poll``, when given, is called
-        every ``poll_interval`` seconds as a fallback: a value other than None ends the wait
-        with that value. Raises CallbackTimeout after ``timeout`` seconds, JobCancelled when
-        the job is cancelled meanwhile. A callback that arrived before the wait began is
-        returned at once."""
+        """Wait until something is POSTed to :attr:`callback_url`, and return it (the JSON
+        body), without holding a worker meanwhile.
+
+        The waits of an attempt are numbered in the order the task makes them, and the n-th
+        returns the n-th delivery. When it has not come, the attempt stops here: the job
+        shows ``waiting`` (with ``step`` and ``message``, when given), frees its worker, and
+        when the delivery comes, the task runs again *from the top*, on any worker, with the
+        same attempt number. Waits that have their delivery return it at once, so the run
+        gets back here; what the task did before must not happen twice: wrap it in
+        :meth:`once`.
+
+        ```python
+        ref = progress.once("submit", lambda: luma.create(prompt, callback_url=url))
+        update = progress.wait_for_callback(timeout=600, step="dreaming")
+        ```
+
+        ``poll``, when given, is called every ``poll_interval`` seconds (on a worker, as a
+        short run of the task) as a fallback: a value other than None ends the wait with
+        that value. Raises CallbackTimeout ``timeout`` seconds after the wait began,
+        JobCancelled when the job is cancelled. Works the same in ``async`` tasks."""
         hooks = self._callbacks()
         if step is not None:
             self.step_name = check_text(step, "step", max_length=MAX_STEP)
         if message is not None:
             self.message = check_text(message, "message")
         self.check()
-        self.waiting = True
-        self._emit("status")
-        try:
-            value = hooks.wait(self, timeout, poll, poll_interval)
-        finally:
-            self.waiting = False
-        self._emit("status")
-        return value
+        return hooks.wait(self, timeout, poll, poll_interval)
+
+    def once(self, name: str, fn: Callable[[], T]) -> T:
+        """``fn()``, run once per attempt: its value (JSON) is kept under ``name``, and when
+        the task runs again after a :meth:`wait_for_callback`, it is returned without
+        calling ``fn`` again. Wrap in it what must not happen twice: a request that starts
+        work elsewhere, an e-mail. Names must be unique within the task; outside a worker
+        (the task function called directly), ``fn()`` is simply called.
+
+        ```python
+        generation = progress.once("submit", lambda: provider.submit(prompt, url))
+        ```
+
+        Raises UnstorableValue when the value is not JSON every store keeps; the value
+        returned is the stored one (a tuple comes back as a list, the first time too)."""
+        check_text(name, "name", max_length=MAX_STEP)
+        if self._hooks is None:
+            return fn()
+        return self._hooks.once(self, name, fn)  # type: ignore[no-any-return]
 
     def save_file(self, name: str, data: FileData, content_type: str | None = None) -> FileInfo:
         """Save a file the job produced (a report, a frame, an archive), beside its result:

@@ -36,6 +36,8 @@ def make_app(tmp_path: Path, kind: str) -> App:
         app.task(name=fn.__name__)(fn)
     app.task(name="retried", retries=1, retry_backoff=0.0)(contract.fail)
     app.task(name="stubborn")(contract.stubborn)
+    for fn in (contract.waiter, contract.awaiter, contract.poller):
+        app.task(name=fn.__name__)(fn)
     return app
 
 
@@ -60,6 +62,76 @@ class ExecutorContract:
             yield
         finally:
             app.stop(grace=2.0)
+
+    # -- durable waits ------------------------------------------------------------------
+
+    @staticmethod
+    def until_status(app: App, job_id: str, status: JobStatus, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while app.get(job_id).status != status:
+            assert time.monotonic() < deadline, f"{job_id} never {status}"
+            time.sleep(0.02)
+
+    def test_waiting_jobs_hold_no_worker_and_go_on_when_their_webhook_comes(
+        self, app: App, tmp_path: Path
+    ) -> None:
+        marks = str(tmp_path / "marks.txt")
+        # Twice as many waits as workers: a wait holding a worker would block the rest.
+        waiters = [app.submit("waiter", {"marks": marks, "tag": f"w{i}"}) for i in range(4)]
+        for job in waiters:
+            self.until_status(app, job.id, JobStatus.WAITING)
+            record = app.get(job.id).record
+            assert (record.step, record.message) == ("waiting", "for its webhook")
+            assert record.lease_owner is None
+        # While they wait, the workers run other jobs.
+        short = [app.submit("count", {"n": 5}) for _ in range(4)]
+        assert [j.result(timeout=30) for j in short] == [5] * 4
+        assert all(app.get(j.id).status == JobStatus.WAITING for j in waiters)
+        for i, job in enumerate(waiters):
+            assert app.deliver(job.id, "only", f'{{"video": "v{i}.mp4"}}') is True
+            assert app.deliver(job.id, "only", "{}") is False  # a repeat changes nothing
+        for i, job in enumerate(waiters):
+            result = job.result(timeout=30)
+            assert result["got"] == {"video": f"v{i}.mp4"}
+            record = app.get(job.id).record
+            assert record.attempt == 1 and record.step == "using it"
+        # the side effect before the wait happened once per job
+        lines = (tmp_path / "marks.txt").read_text().split()
+        assert sorted(lines) == [f"w{i}" for i in range(4)]
+
+    def test_an_async_task_waits_twice_and_keeps_what_it_did_once(
+        self, app: App, tmp_path: Path
+    ) -> None:
+        marks = str(tmp_path / "marks.txt")
+        job = app.submit("awaiter", {"marks": marks, "tag": "a"})
+        self.until_status(app, job.id, JobStatus.WAITING)
+        app.deliver(job.id, "one", '{"n": 1}')
+        deadline = time.monotonic() + 30
+        while app.get(job.id).record.step != "waiting again":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        self.until_status(app, job.id, JobStatus.WAITING)
+        app.deliver(job.id, "two", '{"n": 2}')
+        assert job.result(timeout=30) == {"ticket": 1, "got": [{"n": 1}, {"n": 2}]}
+        assert (tmp_path / "marks.txt").read_text() == "a\n"
+
+    def test_a_wait_polls_on_a_worker_and_times_out(self, app: App, tmp_path: Path) -> None:
+        status = tmp_path / "status.txt"
+        status.write_text("")
+        job = app.submit("poller", {"status_file": str(status)})
+        self.until_status(app, job.id, JobStatus.WAITING)
+        status.write_text("done")
+        assert job.result(timeout=30) == {"polled": "done"}
+        late = tmp_path / "never.txt"
+        late.write_text("")
+        job = app.submit("poller", {"status_file": str(late), "timeout": 0.5}).wait(timeout=30)
+        assert job.status == JobStatus.FAILED
+        assert job.record.error_code == "callback_timeout"
+
+    def test_a_waiting_job_is_cancelled_at_once(self, app: App, tmp_path: Path) -> None:
+        job = app.submit("waiter", {"marks": str(tmp_path / "m.txt"), "tag": "c"})
+        self.until_status(app, job.id, JobStatus.WAITING)
+        assert app.cancel(job.id).status == JobStatus.CANCELLED
 
     def test_the_executor_is_the_one_asked_for(self, app: App) -> None:
         assert app.worker is not None and app.worker.executor.kind == self.kind

@@ -21,6 +21,8 @@ from .server_fixtures import running_server
 
 #: Where tasks hand their callback URLs to the test's "provider".
 handed_out: queue.Queue[tuple[str, str]] = queue.Queue()
+#: How often the "provider's" status API was asked, by job.
+polled: dict[str, int] = {}
 
 
 def make_app(tmp_path: Path) -> App:
@@ -35,13 +37,13 @@ def make_app(tmp_path: Path) -> App:
     ) -> dict[str, Any]:
         """Asks the provider for a video, waits for its webhook (or its status API)."""
         progress.update(0, total=2, step="submitting")
-        handed_out.put((progress.job_id, progress.callback_url))
-        calls = 0
+        progress.once("submit", lambda: handed_out.put((progress.job_id, progress.callback_url)))
 
         def poll() -> Any:
-            nonlocal calls
-            calls += 1
-            if polls_until_done is not None and calls >= polls_until_done:
+            # The provider's status API: its state lives there, not in this run (a wait
+            # runs the task again from the top at each poll).
+            polled[progress.job_id] = polled.get(progress.job_id, 0) + 1
+            if polls_until_done is not None and polled[progress.job_id] >= polls_until_done:
                 return {"video": f"{prompt}.mp4", "via": "poll"}
             return None
 

@@ -19,7 +19,19 @@ from jobwire.status import (
     check,
     sources,
 )
-from jobwire.store.moves import CANCEL, CLAIM, FINISH, MOVES, RECOVER, RELEASE, REPORT, Move
+from jobwire.store.moves import (
+    CANCEL,
+    CLAIM,
+    FINISH,
+    MOVES,
+    RECOVER,
+    RELEASE,
+    REPORT,
+    RESUME,
+    START,
+    SUSPEND,
+    Move,
+)
 
 S = JobStatus
 
@@ -51,13 +63,15 @@ def test_every_move_is_allowed_by_the_state_machine(move: Move) -> None:
 
 
 def test_the_moves_are_the_ones_the_store_documents() -> None:
-    assert CLAIM.sources == {S.QUEUED} and CLAIM.targets == {S.RUNNING}
+    assert CLAIM.sources == {S.QUEUED, S.WAITING} and CLAIM.targets == {S.RUNNING}
+    assert START.sources == {S.QUEUED} and RESUME.sources == {S.WAITING}
+    assert SUSPEND.sources == {S.RUNNING} and SUSPEND.targets == {S.WAITING}
     assert REPORT.sources == ACTIVE and REPORT.targets == ACTIVE
-    assert CANCEL.sources == {S.QUEUED} and CANCEL.targets == {S.CANCELLED}
+    assert CANCEL.sources == {S.QUEUED, S.WAITING} and CANCEL.targets == {S.CANCELLED}
     assert RECOVER.sources == ACTIVE and RECOVER.targets == {S.QUEUED, S.FAILED, S.CANCELLED}
     assert RELEASE.sources == ACTIVE and RELEASE.targets == {S.QUEUED, S.CANCELLED}
     assert FINISH.sources == ACTIVE and FINISH.targets == TERMINAL | {S.QUEUED}
-    assert CLAIM.values == ("queued",)
+    assert CLAIM.values == ("queued", "waiting")
     assert REPORT.values == ("running", "waiting")  # sorted: the SQL text never changes
 
 
@@ -77,7 +91,8 @@ def test_the_sql_statements_are_built_from_the_moves() -> None:
 
     for move in MOVES:
         assert statuses_in(sql.status_in(move)) == set(move.values), move.name
-    assert statuses_in(sql.CANDIDATES) == set(CLAIM.values)
+    assert statuses_in(sql.CANDIDATES) == set(START.values)
+    assert statuses_in(sql.WAKE_CANDIDATES) == set(RESUME.values)
     assert statuses_in(sql.CLAIM_IDS) == set(CLAIM.values)
     assert statuses_in(sql.CLAIM_ONE) == set(CLAIM.values)
     assert statuses_in(sql.REPORT_PROGRESS.whereclause) == set(REPORT.values)

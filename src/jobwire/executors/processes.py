@@ -20,12 +20,14 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from ..files.saving import FileSaver
+from ..waits import DurableWaits
 from .base import Attempt
 from .threads import ThreadExecutor
 
 if TYPE_CHECKING:
     from ..files.saving import SaverSpec
     from ..progress import Progress
+    from ..waits import WaitsSpec
 
 
 class ProcessExecutor(ThreadExecutor):
@@ -52,6 +54,11 @@ class ProcessExecutor(ThreadExecutor):
         kwargs = {k: v for k, v in kwargs.items() if k != run.task.progress_param}
         saver = run.progress._files
         spec = saver.spec() if isinstance(saver, FileSaver) else None
+        waits = run.progress._hooks
+        waits_spec = None
+        if isinstance(waits, DurableWaits):
+            url = saver.store.url if isinstance(saver, FileSaver) else "memory:"
+            waits_spec = waits.spec(url if url.startswith(("sqlite", "postgres")) else None)
         try:
             future = self._pool.submit(
                 _child,
@@ -63,11 +70,17 @@ class ProcessExecutor(ThreadExecutor):
                 self._events,
                 self._cancelled,
                 spec,
+                waits_spec,
             )
-            state, value = future.result()
-            # The child's last counts, so the final snapshot shows where it ended.
-            run.progress.current, run.progress.total = state["current"], state["total"]
-            run.progress.step_name, run.progress.message = state["step"], state["message"]
+            try:
+                state, value = future.result()
+            except BaseException as exc:
+                # A wait (or an error) ends it: still show where the child was.
+                last = getattr(exc, "progress_state", None)
+                if last is not None:
+                    _show(run.progress, last)
+                raise
+            _show(run.progress, state)  # the final snapshot shows where it ended
             return value
         finally:
             self._runs.pop(run.job_id, None)
@@ -109,6 +122,12 @@ class ProcessExecutor(ThreadExecutor):
         self._manager.shutdown()
 
 
+def _show(progress: Progress, state: dict[str, Any]) -> None:
+    """Take the child's last counts, step and message."""
+    progress.current, progress.total = state["current"], state["total"]
+    progress.step_name, progress.message = state["step"], state["message"]
+
+
 def _child(
     ref: tuple[str, str],
     kwargs: dict[str, Any],
@@ -118,6 +137,7 @@ def _child(
     events: Any,
     cancelled: Any,
     files: SaverSpec | None,
+    waits: WaitsSpec | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """Runs in the child process."""
     from pydantic_core import to_jsonable_python
@@ -125,6 +145,7 @@ def _child(
     from ..files.saving import ChildFiles
     from ..progress import Progress
     from ..tasks import load_function
+    from ..waits import ChildWaits
 
     def sink(p: Progress, kind: str, log: str | None) -> None:
         events.put((job_id, kind, p.state, log))
@@ -137,11 +158,18 @@ def _child(
     )
     saver = ChildFiles(files) if files is not None else None
     progress._files = saver
+    child_waits = ChildWaits(waits) if waits is not None else None
+    progress._hooks = child_waits
     if progress_param:
         kwargs[progress_param] = progress
     try:
         value = load_function(*ref)(**kwargs)
+    except BaseException as exc:
+        exc.progress_state = progress.state  # type: ignore[attr-defined]  # sent back with it
+        raise
     finally:
         if saver is not None:
             saver.close()
+        if child_waits is not None:
+            child_waits.close()
     return progress.state, to_jsonable_python(value)

@@ -441,7 +441,7 @@ async def hook(
     payload = bodies.payload(body)
     key = hooks.delivery_key(delivery, body)
     try:
-        added = await run_in_threadpool(state.app.store.add_hook, job_id, key, dumps(payload))
+        added = await run_in_threadpool(state.app.deliver, job_id, key, dumps(payload))
     except JobAlreadyFinished:
         return JSONResponse({"job_id": job_id, "accepted": False, "reason": "job_finished"})
     if not added:

@@ -52,7 +52,9 @@ class Report:
 
 @dataclass(slots=True)
 class Finish:
-    """An attempt ends: ``status`` is terminal, or ``queued`` for a retry at ``run_after``."""
+    """An attempt ends: ``status`` is terminal, or ``queued`` for a retry at ``run_after``,
+    or ``waiting`` for a webhook (the attempt goes on when ``wait_index`` has a delivery, or
+    at ``run_after``: its poll or its timeout), holding no worker meanwhile."""
 
     job_id: str
     attempt: int
@@ -68,6 +70,9 @@ class Finish:
     error_details: Any = None
     run_after: float | None = None
     duration: float | None = None
+    wait_index: int | None = None
+    """``waiting`` only: the wait it stopped at (0 for the attempt's first). A delivery that
+    arrived for it already makes the job due at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +288,13 @@ class LeaseStore(ABC):
 
     @abstractmethod
     def stale_queued(self, due_before: float, limit: int = 500) -> builtins.list[tuple[str, str]]:
-        """``(id, task)`` of queued jobs due before ``due_before``, oldest first."""
+        """``(id, task)`` of queued jobs (and waiting ones due to go on) due before
+        ``due_before``, oldest first."""
+
+    @abstractmethod
+    def due_waits(self, now: float, limit: int = 500) -> builtins.list[tuple[str, str]]:
+        """``(id, task)`` of waiting jobs due to go on at ``now`` (a delivery came, or their
+        poll or timeout is due), soonest first: for executors that hand out jobs by message."""
 
 
 class HookStore(ABC):
@@ -291,13 +302,29 @@ class HookStore(ABC):
 
     @abstractmethod
     def add_hook(self, job_id: str, key: str, payload: str) -> bool:
-        """Record a webhook delivery (``payload`` is JSON text) for a live job. False when
-        a delivery with this ``key`` was already recorded (a repeat). Raises JobNotFound,
-        or JobAlreadyFinished when the job ended."""
+        """Record a webhook delivery (``payload`` is JSON text) for a live job, for its
+        current attempt, after the ones before it; a waiting job becomes due to go on at
+        once. False when a delivery with this ``key`` was already recorded (a repeat).
+        Raises JobNotFound, or JobAlreadyFinished when the job ended."""
 
     @abstractmethod
     def hook(self, job_id: str) -> str | None:
         """The payload of the job's first webhook delivery, or None while there is none."""
+
+    @abstractmethod
+    def deliveries(self, job_id: str, attempt: int) -> builtins.list[str]:
+        """The payloads delivered to this attempt of the job, in the order they came: the
+        n-th wait of the attempt takes the n-th."""
+
+    @abstractmethod
+    def memos(self, job_id: str, attempt: int) -> dict[str, str]:
+        """What :meth:`~jobwire.Progress.once` kept for this attempt: name -> JSON text."""
+
+    @abstractmethod
+    def put_memo(self, worker_id: str, job_id: str, attempt: int, name: str, value: str) -> bool:
+        """Keep a value (JSON text) of the attempt under ``name``, once (a second one with
+        the same name keeps the first). False when this worker no longer holds the
+        attempt's lease: nothing is kept."""
 
 
 class KeyStore(ABC):

@@ -38,13 +38,19 @@ def move(name: str, *targets: JobStatus) -> Move:
     return Move(name, sources(*targets), frozenset(targets))
 
 
-#: A worker takes a due job from the queue: a new attempt. (``waiting`` may also go to
-#: ``running``, but that is its own attempt reporting, not a claim.)
-CLAIM = Move("claim", sources(S.RUNNING) - ACTIVE, frozenset({S.RUNNING}))
-#: The attempt holding the lease reports progress, and goes from running to waiting and back.
+#: A worker takes a due job: from the queue (a new attempt), or a waiting one whose webhook
+#: came or whose poll or timeout is due (the same attempt goes on).
+CLAIM = Move("claim", sources(S.RUNNING), frozenset({S.RUNNING}))
+#: ...the first of them: a new attempt.
+START = Move("start", frozenset({S.QUEUED}), frozenset({S.RUNNING}))
+#: ...the second: a waiting attempt goes on.
+RESUME = Move("resume", frozenset({S.WAITING}), frozenset({S.RUNNING}))
+#: The attempt holding the lease reports progress (a waiting job holds no lease: it has
+#: none to report).
 REPORT = Move("report", ACTIVE, frozenset({S.RUNNING, S.WAITING}), stays=True)
-#: A user cancels a queued job at once (a running one is only flagged: no status change).
-CANCEL = Move("cancel", sources(S.CANCELLED) - ACTIVE, frozenset({S.CANCELLED}))
+#: A user cancels a queued or waiting job at once (a running one is only flagged: no status
+#: change until its code stops).
+CANCEL = Move("cancel", sources(S.CANCELLED) - {S.RUNNING}, frozenset({S.CANCELLED}))
 #: A lease ran out: retried, failed (``worker_lost``) or, when asked, cancelled.
 RECOVER = move("recover", S.QUEUED, S.FAILED, S.CANCELLED)
 #: A worker shuts down: its jobs go back to the queue, or end cancelled when asked.
@@ -52,4 +58,7 @@ RELEASE = move("release", S.QUEUED, S.CANCELLED)
 #: An attempt ends: terminal, or queued again for a retry (checked job by job with apply).
 FINISH = move("finish", S.QUEUED, S.SUCCEEDED, S.FAILED, S.CANCELLED)
 
-MOVES = (CLAIM, REPORT, CANCEL, RECOVER, RELEASE, FINISH)
+#: An attempt stops at a wait: it holds no worker until the wait can go on.
+SUSPEND = Move("suspend", frozenset({S.RUNNING}), frozenset({S.WAITING}))
+
+MOVES = (CLAIM, START, RESUME, REPORT, CANCEL, RECOVER, RELEASE, FINISH, SUSPEND)

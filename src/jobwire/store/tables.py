@@ -61,6 +61,8 @@ jobs = sa.Table(
     ),
     sa.Index("jobwire_jobs_finished", "status", "finished_at"),
     sa.Index("jobwire_jobs_created", "created_at", "id"),
+    # Waiting jobs by when they go on: a claim finds the due ones without reading the rest.
+    sa.Index("jobwire_jobs_wake", "status", "run_after"),
 )
 
 events = sa.Table(
@@ -118,6 +120,20 @@ hooks = sa.Table(
     sa.Column("key", sa.String(200), primary_key=True),
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("received_at", sa.Double, nullable=False),
+    # The job's attempt it was delivered to, and its place among the job's deliveries: the
+    # n-th wait of an attempt takes its n-th, the same at every replay.
+    sa.Column("attempt", sa.Integer),
+    sa.Column("n", sa.Integer),
+)
+
+memos = sa.Table(
+    "jobwire_memos",
+    metadata,
+    sa.Column("job_id", sa.String(32), primary_key=True),
+    sa.Column("attempt", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
 )
 
 files = sa.Table(

@@ -5,7 +5,7 @@ executor; ``App.start()`` builds one, and ``jobwire worker`` runs one. Its parts
 each: :mod:`~jobwire.worker.state` (what it holds), :mod:`~jobwire.worker.attempts` (running
 an attempt and recording how it ended, with :mod:`~jobwire.worker.outcomes`),
 :mod:`~jobwire.worker.batch` (group commit and claims), :mod:`~jobwire.worker.engine` (the
-thread that does the store I/O and its timers), :mod:`~jobwire.worker.waits` (webhooks).
+thread that does the store I/O and its timers). Waits for webhooks are in :mod:`jobwire.waits`.
 Files a task saves go through :mod:`jobwire.files.saving`.
 """
 
@@ -160,11 +160,13 @@ class Worker(Engine):
         outcome = self.run_attempt(self.make_attempt(record), self.executor.call)
         if outcome is not None and outcome.status == JobStatus.QUEUED:
             return max((outcome.run_after or 0.0) - time.time(), 0.0)
-        return None
+        return None  # ended, or waiting: what wakes it sends a new message
 
     def _not_now(self, record: JobRecord) -> float | None:
         now = time.time()
-        if record.status == JobStatus.QUEUED:
+        if record.status == JobStatus.WAITING and record.run_after > now:
+            return None  # not due: what wakes it (a webhook, its poll time) sends a message
+        if record.status in (JobStatus.QUEUED, JobStatus.WAITING):
             if record.run_after > now:
                 return record.run_after - now
             return 0.5 + random.random()  # its task is at max_concurrency

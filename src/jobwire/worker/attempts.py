@@ -11,11 +11,12 @@ from ..errors import JobCancelled
 from ..eta import EtaEstimator
 from ..executors import Attempt, Call
 from ..files.saving import FileSaver
-from ..progress import Progress
+from ..progress import Progress, Suspended
 from ..snapshot import EventKind, JobRecord
 from ..status import JobStatus
 from ..storable import MAX_STEP
 from ..store import Finish, Report
+from ..waits import DurableWaits
 from . import outcomes
 from .state import WorkerState
 
@@ -37,7 +38,14 @@ class Attempts(WorkerState):
             deadline=None,  # set when the attempt starts running
         )
         attempt.progress._sink = lambda p, kind, log: self.report(attempt, kind, log)
-        attempt.progress._hooks = self.callbacks
+        attempt.progress._hooks = DurableWaits(
+            self.store,
+            self.callback_urls,
+            worker_id=self.id,
+            job_id=record.id,
+            attempt=record.attempt,
+            clock=self.store.clock,
+        )
         attempt.progress._files = FileSaver(
             self.store,
             self.file_storage,
@@ -72,7 +80,7 @@ class Attempts(WorkerState):
             estimate.eta_seconds,
             estimate.rate,
             outcomes.display(log),
-            JobStatus.WAITING if p.waiting else JobStatus.RUNNING,
+            JobStatus.RUNNING,  # waiting is how an attempt ends, not a report
         )
         with self._cond:
             self._reports.append(rep)
@@ -94,6 +102,8 @@ class Attempts(WorkerState):
                 kwargs[attempt.task.progress_param] = attempt.progress
             value = call(attempt, kwargs)
             fin: Finish | None = outcomes.success(attempt, value)
+        except Suspended as stop:  # a wait without its webhook yet: free this slot
+            fin = outcomes.suspended(attempt, stop)
         except JobCancelled:
             fin = outcomes.finish(attempt, JobStatus.CANCELLED)
         except BaseException as exc:  # a task may raise anything: record it, never lose it
@@ -124,6 +134,8 @@ class Attempts(WorkerState):
     def _end(self, attempt: Attempt, fin: Finish) -> None:
         if fin.status == JobStatus.QUEUED:
             self.stats["retried"] += 1
+        elif fin.status == JobStatus.WAITING:
+            self.stats["suspended"] += 1
         with self._cond:
             self._finishes.append((attempt, fin))
             self._cond.notify()

@@ -157,7 +157,15 @@ class Engine(BatchWriter):
     def _sweep(self) -> None:
         self._recover()
         if not self.claims:
+            self._wake_due()
             self._resend_stale()
+
+    def _wake_due(self) -> None:
+        """Waiting jobs whose poll or timeout is due need a message to go on (a webhook's
+        own message is sent by the server that took it); sent again each sweep while the
+        job still waits."""
+        due = self.store.due_waits(time.time(), limit=500)
+        self._notify([Queued(job_id, task, 0.0) for job_id, task in due])
 
     def _recover(self) -> None:
         backoff = {t.name: t.options.retry_backoff for t in self.tasks.values()}

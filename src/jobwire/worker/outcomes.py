@@ -13,6 +13,7 @@ from pydantic_core import to_jsonable_python
 
 from ..errors import CallbackTimeout, ConfigurationError, FileTooLarge, UnstorableValue
 from ..executors import Attempt
+from ..progress import Suspended
 from ..retry import retry_delay
 from ..snapshot import dumps
 from ..status import JobStatus
@@ -69,6 +70,12 @@ def success(attempt: Attempt, value: Any) -> Finish:
             retry=False,
         )
     return finish(attempt, JobStatus.SUCCEEDED, result=text)
+
+
+def suspended(attempt: Attempt, stop: Suspended) -> Finish:
+    """The attempt stopped at a wait whose webhook has not come: the job waits, holding no
+    worker, until it comes (or until ``stop.wake_at``: its poll, its timeout)."""
+    return finish(attempt, JobStatus.WAITING, run_after=stop.wake_at, wait_index=stop.index)
 
 
 def from_exception(attempt: Attempt, exc: BaseException) -> Finish:

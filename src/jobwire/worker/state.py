@@ -14,7 +14,7 @@ from ..executors import Attempt, Executor, PoolExecutor
 from ..files.saving import FileLimits
 from ..settings import Settings
 from ..store import Finish, Report
-from .waits import StoreCallbacks
+from ..waits import CallbackUrls
 
 if TYPE_CHECKING:
     from ..bus import Bus
@@ -53,7 +53,7 @@ class WorkerState:
         self.lease_seconds = settings.lease_seconds
         self.poll_interval = settings.poll_interval
         self.cancel_grace = settings.cancel_grace
-        self.callbacks = StoreCallbacks(store, secret, lambda: self.settings.webhook_secrets)
+        self.callback_urls = CallbackUrls(secret, lambda: self.settings.webhook_secrets)
         self._files = files
         self._file_storage: FileStorage | None = None
         self._files_lock = threading.Lock()
@@ -79,6 +79,7 @@ class WorkerState:
             "retried": 0,
             "rejected": 0,
             "recovered": 0,
+            "suspended": 0,
             "ignored": 0,
             "dropped": 0,
         }

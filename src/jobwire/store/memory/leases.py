@@ -18,7 +18,7 @@ from ..common import (
     unsuperseded,
     worker_lost_message,
 )
-from ..moves import CLAIM, RECOVER, RELEASE, REPORT
+from ..moves import CLAIM, RECOVER, RELEASE, REPORT, RESUME, START
 from .state import MemoryBase, Run, as_stored
 
 S = JobStatus
@@ -81,6 +81,13 @@ class MemoryLeaseStore(MemoryBase, LeaseStore):
         job.step, job.message = fin.step, fin.message
         job.seq = outcome.state.seq
         job.lease_owner = job.lease_expires_at = job.eta_seconds = None
+        if fin.status == S.WAITING:
+            job.status, job.rate = fin.status, None
+            job.run_after = fin.run_after if fin.run_after is not None else now
+            if len(self._delivered(job.id, job.attempt)) > (fin.wait_index or 0):
+                job.run_after = now  # its webhook came while it ran: go on at once
+            result.events.append(self._event(job))
+            return
         job.error_code, job.error_message = fin.error_code, fin.error_message
         job.error_details = as_stored(fin.error_details)
         if fin.status in TERMINAL:
@@ -95,19 +102,32 @@ class MemoryLeaseStore(MemoryBase, LeaseStore):
                 self._history.append(Run(job.task, fin.duration, job.total, now))
 
     def _start(self, job: JobRecord, worker_id: str, now: float, lease: float) -> Event:
-        job.status, job.attempt, job.seq = S.RUNNING, job.attempt + 1, job.seq + 1
-        job.started_at, job.current = now, 0
+        if job.status in RESUME.sources:  # the same attempt goes on, as it was shown
+            job.status, job.seq = S.RUNNING, job.seq + 1
+        else:
+            job.status, job.attempt, job.seq = S.RUNNING, job.attempt + 1, job.seq + 1
+            job.started_at, job.current = now, 0
+            job.message = None
         job.eta_seconds = job.rate = None
-        job.message = None
         job.lease_owner, job.lease_expires_at = worker_id, now + lease
         return self._event(job)
 
     def _running(self, task: str | None) -> int:
         return sum(1 for j in self._jobs.values() if j.status == S.RUNNING and j.task == task)
 
-    def _due(self, now: float) -> builtins.list[JobRecord]:
-        due = [j for j in self._jobs.values() if j.status in CLAIM.sources and j.run_after <= now]
-        return sorted(due, key=lambda j: (j.created_at, j.id))
+    def _due(self, now: float, looked_at: int, tasks: set[str]) -> builtins.list[JobRecord]:
+        """Waiting jobs due to go on (soonest first), then queued ones (oldest first), at
+        most ``looked_at`` of each, as the SQL stores read them."""
+        due = [j for j in self._jobs.values() if j.run_after <= now and j.task in tasks]
+        woken = sorted(
+            (j for j in due if j.status in RESUME.sources), key=lambda j: (j.run_after, j.id)
+        )[:looked_at]
+        if len(woken) >= looked_at:
+            return woken
+        queued = sorted(
+            (j for j in due if j.status in START.sources), key=lambda j: (j.created_at, j.id)
+        )
+        return woken + queued[:looked_at]
 
     def _claim(
         self, worker_id: str, claim: Claim, now: float
@@ -116,9 +136,9 @@ class MemoryLeaseStore(MemoryBase, LeaseStore):
             return []
         room = room_left(claim.limits, {t: self._running(t) for t in claim.limits})
         allowed = {t for t in claim.tasks if room.get(t, 1) > 0}
-        candidates = [(j.id, j.task) for j in self._due(now) if j.task in allowed]
         looked_at = claim.slots * 4 if claim.limits else claim.slots  # as the SQL stores
-        chosen = pick(candidates[:looked_at], claim.slots, room)
+        candidates = [(j.id, j.task) for j in self._due(now, looked_at, allowed)]
+        chosen = pick(candidates, claim.slots, room)
         out = []
         for job_id in chosen:
             job = self._jobs[job_id]
@@ -169,6 +189,14 @@ class MemoryLeaseStore(MemoryBase, LeaseStore):
             ]
         stale.sort(key=lambda j: (j.created_at, j.id))
         return [(j.id, j.task) for j in stale[: max(limit, 0)]]
+
+    def due_waits(self, now: float, limit: int = 500) -> builtins.list[tuple[str, str]]:
+        with self._lock:
+            due = [
+                j for j in self._jobs.values() if j.status in RESUME.sources and j.run_after <= now
+            ]
+        due.sort(key=lambda j: (j.run_after, j.id))
+        return [(j.id, j.task) for j in due[: max(limit, 0)]]
 
     def recover(self, backoff: Mapping[str, float]) -> builtins.list[Event]:
         now = self.clock()

@@ -43,7 +43,9 @@ class MemoryBase:
         self._events: dict[str, builtins.list[tuple[int, str]]] = {}
         self._results: dict[str, str] = {}
         self._history: builtins.list[Run] = []
-        self._hooks: dict[str, dict[str, tuple[str, float]]] = {}
+        # job id -> key -> (payload, received_at, attempt, n): as the SQL stores keep them
+        self._hooks: dict[str, dict[str, tuple[str, float, int, int]]] = {}
+        self._memos: dict[tuple[str, int], dict[str, str]] = {}  # (job, attempt) -> name -> value
         self._files: dict[str, dict[str, FileInfo]] = {}  # job id -> name -> its file
         self._trash: dict[str, float] = {}  # key -> when it was trashed
         self._cache: dict[str, list[int]] = {}  # task -> [hits, misses]
@@ -73,6 +75,8 @@ class MemoryBase:
             self._events.pop(job_id, None)
             self._results.pop(job_id, None)
             self._hooks.pop(job_id, None)
+            for kept in [k for k in self._memos if k[0] == job_id]:
+                del self._memos[kept]
             for info in self._files.pop(job_id, {}).values():
                 self._trash[info.key] = now
         gone = set(ids)
@@ -82,6 +86,11 @@ class MemoryBase:
     def _count_cache(self, task: str, *, hit: bool) -> None:
         counters = self._cache.setdefault(task, [0, 0])
         counters[0 if hit else 1] += 1
+
+    def _delivered(self, job_id: str, attempt: int) -> builtins.list[str]:
+        """The payloads delivered to this attempt, in order."""
+        found = [h for h in self._hooks.get(job_id, {}).values() if h[2] == attempt]
+        return [h[0] for h in sorted(found, key=lambda h: h[3])]
 
     def _held(self, worker_id: str, job_id: str, attempt: int | None = None) -> JobRecord | None:
         """The job if this worker holds its lease (for ``attempt``, when given)."""

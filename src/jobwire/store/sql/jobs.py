@@ -26,7 +26,7 @@ from ..common import (
     owner_limit_reached,
 )
 from ..moves import CANCEL
-from ..tables import events, history, hooks, jobs, results
+from ..tables import events, history, hooks, jobs, memos, results
 from .engine import SQLBase, lock_key
 from .files import trash_job_files
 from .rows import event_row, record_from_row, row_values
@@ -164,7 +164,7 @@ class SQLJobStore(SQLBase, JobStore):
                 "updated_at": now,
                 "cancel_requested": True,
             }
-            if job.status in CANCEL.sources:  # queued: cancelled at once
+            if job.status in CANCEL.sources:  # queued or waiting: cancelled at once
                 values.update(status="cancelled", finished_at=now, live_key=None)
             up = conn.execute(
                 sa.update(jobs).where(jobs.c.id == job_id).values(values).returning(*jobs.c)
@@ -192,6 +192,7 @@ class SQLJobStore(SQLBase, JobStore):
         conn.execute(events.delete().where(events.c.job_id.in_(ids)))
         conn.execute(results.delete().where(results.c.job_id.in_(ids)))
         conn.execute(hooks.delete().where(hooks.c.job_id.in_(ids)))
+        conn.execute(memos.delete().where(memos.c.job_id.in_(ids)))
         delete_job_shares(conn, ids)
         conn.execute(jobs.delete().where(jobs.c.id.in_(ids)))
 

@@ -14,7 +14,7 @@ from ...snapshot import Event, JobRecord, make_event
 from ...status import JobStatus
 from ..base import LeaseStore
 from ..common import recovery_delay, worker_lost_message
-from ..moves import CLAIM, RECOVER, RELEASE, REPORT
+from ..moves import CLAIM, RECOVER, RELEASE, REPORT, RESUME
 from ..tables import events, jobs
 from .engine import CLAIM_LOCK
 from .rows import event_row, record_from_row
@@ -89,6 +89,16 @@ class SQLLeaseStore(SQLWrites, LeaseStore):
                 sa.select(jobs.c.id, jobs.c.task)
                 .where(status_in(CLAIM), jobs.c.run_after < due_before)
                 .order_by(jobs.c.created_at, jobs.c.id)
+                .limit(limit)
+            ).all()
+        return [(r.id, r.task) for r in rows]
+
+    def due_waits(self, now: float, limit: int = 500) -> builtins.list[tuple[str, str]]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(jobs.c.id, jobs.c.task)
+                .where(status_in(RESUME), jobs.c.run_after <= now)
+                .order_by(jobs.c.run_after, jobs.c.id)
                 .limit(limit)
             ).all()
         return [(r.id, r.task) for r in rows]

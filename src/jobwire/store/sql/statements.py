@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..moves import CLAIM, REPORT, Move
+from ..moves import CLAIM, REPORT, RESUME, START, Move
 from ..tables import events, jobs
 
 _B = sa.bindparam
@@ -36,23 +36,43 @@ LIVE_BY_KEY = sa.select(jobs).where(jobs.c.live_key == _B("b_key"))
 CANDIDATES = (
     sa.select(jobs.c.id, jobs.c.task)
     .where(
-        status_in(CLAIM),
+        status_in(START),
         jobs.c.run_after <= _B("b_now"),
         jobs.c.task.in_(_B("b_tasks", expanding=True)),
     )
     .order_by(jobs.c.created_at, jobs.c.id)
     .limit(_B("b_limit"))
 )
+#: Waiting jobs due to go on (their webhook came, their poll or timeout is due), soonest
+#: first: by the jobwire_jobs_wake index, never reading the jobs still waiting.
+WAKE_CANDIDATES = (
+    sa.select(jobs.c.id, jobs.c.task)
+    .where(
+        status_in(RESUME),
+        jobs.c.run_after <= _B("b_now"),
+        jobs.c.task.in_(_B("b_tasks", expanding=True)),
+    )
+    .order_by(jobs.c.run_after, jobs.c.id)
+    .limit(_B("b_limit"))
+)
+_RESUMING = jobs.c.status == RESUME.values[0]
+
+
+def _unless_resumed(fresh: Any, column: sa.Column[Any]) -> Any:
+    """A new attempt starts from ``fresh``; a waiting one that goes on keeps ``column``."""
+    return sa.case((_RESUMING, column), else_=fresh)
+
+
 _CLAIM_VALUES: dict[str, Any] = {
     "status": "running",
-    "attempt": jobs.c.attempt + 1,
+    "attempt": _unless_resumed(jobs.c.attempt + 1, jobs.c.attempt),
     "seq": jobs.c.seq + 1,
-    "started_at": _B("b_now"),
+    "started_at": _unless_resumed(_B("b_now"), jobs.c.started_at),
     "updated_at": _B("b_now"),
-    "current": 0,
+    "current": _unless_resumed(0, jobs.c.current),
     "eta_seconds": None,
     "rate": None,
-    "message": None,
+    "message": _unless_resumed(None, jobs.c.message),
     "lease_owner": _B("b_worker"),
     "lease_expires_at": _B("b_until"),
 }
@@ -121,5 +141,26 @@ FINISH_RETRY = (
     sa.update(jobs)
     .where(jobs.c.id == _B("b_id"))
     .values(**_FINISH_VALUES, run_after=_B("b_run_after"))
+    .returning(*jobs.c)
+)
+#: An attempt stops at a wait: no lease, its counts, step and message kept on display, and
+#: due to go on at ``run_after`` (now, when its delivery is already there).
+FINISH_WAIT = (
+    sa.update(jobs)
+    .where(jobs.c.id == _B("b_id"))
+    .values(
+        status=_B("b_status"),
+        current=_B("b_current"),
+        total=_B("b_total"),
+        step=_B("b_step"),
+        message=_B("b_message"),
+        seq=_B("b_seq"),
+        updated_at=_B("b_now"),
+        lease_owner=None,
+        lease_expires_at=None,
+        eta_seconds=None,
+        rate=None,
+        run_after=_B("b_run_after"),
+    )
     .returning(*jobs.c)
 )

@@ -15,7 +15,7 @@ from ...snapshot import Event, JobRecord, dumps, make_event
 from ...status import TERMINAL, JobStatus
 from ..base import Claim, Finish, Report, WriteResult
 from ..common import EVENTS_KEPT, PRUNE_EVERY, pick, room_left, unsuperseded
-from ..tables import events, history, jobs, results
+from ..tables import events, history, hooks, jobs, results
 from .engine import CLAIM_LOCK, SQLBase
 from .rows import event_row, record_from_row
 from .statements import (
@@ -24,8 +24,10 @@ from .statements import (
     FINISH_RETRY,
     FINISH_STATE,
     FINISH_TERMINAL,
+    FINISH_WAIT,
     INSERT_EVENT,
     REPORT_PROGRESS,
+    WAKE_CANDIDATES,
 )
 
 
@@ -124,8 +126,15 @@ class SQLWrites(SQLBase):
                 result.ignored[reason] = result.ignored.get(reason, 0) + 1
                 continue
             terminal = fin.status in TERMINAL
+            run_after = fin.run_after if fin.run_after is not None else now
+            if fin.status == JobStatus.WAITING:
+                statement = FINISH_WAIT
+                if self._delivered(conn, fin) > (fin.wait_index or 0):
+                    run_after = now  # its webhook came while it ran: go on at once
+            else:
+                statement = FINISH_TERMINAL if terminal else FINISH_RETRY
             up = conn.execute(
-                FINISH_TERMINAL if terminal else FINISH_RETRY,
+                statement,
                 {
                     "b_id": fin.job_id,
                     "b_status": fin.status.value,
@@ -140,7 +149,7 @@ class SQLWrites(SQLBase):
                     "b_error_details": None
                     if fin.error_details is None
                     else dumps(fin.error_details),
-                    "b_run_after": fin.run_after if fin.run_after is not None else now,
+                    "b_run_after": run_after,
                 },
             ).one()
             current[fin.job_id] = up  # a second finish of this job in the batch sees this one
@@ -166,6 +175,18 @@ class SQLWrites(SQLBase):
         if history_rows:
             conn.execute(history.insert(), history_rows)
 
+    @staticmethod
+    def _delivered(conn: Connection, fin: Finish) -> int:
+        """How many deliveries the finishing attempt has (the job row is locked: a webhook
+        recorded after this count finds the job waiting, and wakes it)."""
+        return int(
+            conn.execute(
+                sa.select(sa.func.count()).where(
+                    hooks.c.job_id == fin.job_id, hooks.c.attempt == fin.attempt
+                )
+            ).scalar_one()
+        )
+
     def _claim(
         self, conn: Connection, worker_id: str, claim: Claim, now: float
     ) -> builtins.list[tuple[JobRecord, Event]]:
@@ -186,10 +207,12 @@ class SQLWrites(SQLBase):
         allowed = [t for t in tasks if room.get(t, 1) > 0]
         if not allowed:
             return []
-        candidates = conn.execute(
-            CANDIDATES,
-            {"b_now": now, "b_tasks": allowed, "b_limit": slots * 4 if limits else slots},
-        ).all()
+        looked_at = slots * 4 if limits else slots
+        wanted = {"b_now": now, "b_tasks": allowed, "b_limit": looked_at}
+        # Waiting jobs due to go on first (they started long ago), then the queue.
+        candidates = builtins.list(conn.execute(WAKE_CANDIDATES, wanted).all())
+        if len(candidates) < looked_at:
+            candidates += conn.execute(CANDIDATES, wanted).all()
         chosen = pick([(c.id, c.task) for c in candidates], slots, room)
         if not chosen:
             return []
