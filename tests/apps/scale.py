@@ -96,3 +96,14 @@ def awaits(progress: Progress, timeout: float = 30.0) -> object:
     payload = progress.wait_for_callback(timeout=timeout, step="waiting for the provider")
     progress.update(1)
     return payload
+
+
+@app.task(name="asks")
+def asks(progress: Progress, timeout: float = 120.0) -> object:
+    """Asks a provider (a side effect, logged: it must happen once), then waits for its
+    webhook holding no worker."""
+    progress.update(0, total=1, step="asking")
+    progress.once("ask", lambda: _log(progress, "asked"))
+    payload = progress.wait_for_callback(timeout=timeout, step="waiting for the provider")
+    progress.update(1, step="done")
+    return payload

@@ -32,6 +32,7 @@ from jobwire.testing import MemoryStore
 from tests.conftest import FakeClock
 from tests.integration.store_contract_files import FilesContract
 from tests.integration.store_contract_shares import SharesContract
+from tests.integration.store_contract_waits import WaitsContract
 
 S = JobStatus
 LEASE = 30.0
@@ -109,7 +110,7 @@ def run_threads(n: int, target: Callable[[int], Any]) -> list[Any]:
     return out
 
 
-class StoreContract(FilesContract, SharesContract):
+class StoreContract(FilesContract, SharesContract, WaitsContract):
     """The behaviour every Store must have (the result cache's counters, files and blobs:
     :class:`~tests.integration.store_contract_files.FilesContract`; shares:
     :class:`~tests.integration.store_contract_shares.SharesContract`)."""
