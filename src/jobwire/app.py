@@ -26,16 +26,23 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal, Unpack, overload
 
-from .errors import BrokerUnavailable, ConfigurationError, JobNotFound, UnknownTask
+from .errors import (
+    BrokerUnavailable,
+    ConfigurationError,
+    InvalidArguments,
+    JobNotFound,
+    UnknownTask,
+)
 from .executors import Executor, Queued, make_executor
 from .export import Export, export_job
 from .files import FileInfo
 from .job import Job, result_of
+from .notify.policy import check_url
 from .resources import Resources
 from .snapshot import JobRecord, make_event
 from .status import JobStatus
 from .storable import MAX_OWNER, check_text
-from .store import Page
+from .store import Delivery, Page
 from .tasks import Task, TaskKwargs, TaskOptions
 from .watch import Watch, wait_ended
 from .worker import Worker, purge_old
@@ -120,14 +127,24 @@ class App(Resources):
         owner: str | None = None,
         delay: float | None = None,
         fresh: bool = False,
+        notify_url: str | None = None,
     ) -> Job:
         """Validate ``args`` and create a job (or return the live/cached one with the same
         dedupe key; ``fresh=True`` skips the cached one). Raises UnknownTask,
-        InvalidArguments or OwnerLimitReached; in each case nothing is written."""
+        InvalidArguments or OwnerLimitReached; in each case nothing is written.
+
+        ``notify_url`` (else the task's, else the ``notify_url`` setting) is where the job's
+        end is notified: a signed ``job.succeeded``, ``job.failed`` or ``job.cancelled``
+        event is POSTed there, retried until answered (see docs/guide.md, Notifications).
+        InvalidArguments when it is not ``http(s)``, or a private address that the
+        ``notify_allow_private`` setting does not allow."""
         t = self.get_task(task)
         values = t.validate(args if args is not None else {})
         owner = check_text(owner or self.settings.default_owner, "owner", max_length=MAX_OWNER)
-        record = t.new_job(values, owner, delay=delay, estimated=self._estimate(t.name))
+        target = self._notify_url(notify_url or t.options.notify_url or self.settings.notify_url)
+        record = t.new_job(
+            values, owner, delay=delay, estimated=self._estimate(t.name), notify_url=target
+        )
         limit, ttl = t.options.per_owner_limit, t.options.cache_ttl
         saved, outcome = self.store.submit(record, owner_limit=limit, cache_ttl=ttl, fresh=fresh)
         if outcome == "created":
@@ -136,6 +153,17 @@ class App(Resources):
             self.bus.publish([make_event(saved, "status")])
             self._hand_on(saved)
         return Job(self, saved, outcome)
+
+    def _notify_url(self, url: str | None) -> str | None:
+        if url is None:
+            return None
+        try:
+            return check_url(url, allow_private=self.settings.notify_allow_private)
+        except ValueError as exc:
+            raise InvalidArguments(
+                f"Invalid notify_url: {exc}",
+                errors=[{"loc": ["notify_url"], "msg": str(exc), "type": "notify_url"}],
+            ) from None
 
     def _hand_on(self, record: JobRecord) -> None:
         try:
@@ -204,6 +232,12 @@ class App(Resources):
             if record is not None and record.status == JobStatus.WAITING:
                 self.executor.notify_queued([Queued(record.id, record.task, record.run_after)])
         return added
+
+    def deliveries(self, job_id: str) -> builtins.list[Delivery]:
+        """The notifications of the job's end (none while it runs, or without a
+        ``notify_url``), with every attempt. Raises JobNotFound."""
+        self.record(job_id)
+        return self.store.deliveries(job_id)
 
     def delete(self, job_id: str) -> None:
         """Forget a finished job, its events, its result and its files."""
@@ -289,6 +323,7 @@ class App(Resources):
                     chosen,
                     secret=lambda: self.secret,
                     files=lambda: self.file_storage,
+                    notify_secret=lambda: self.notify_secret,
                 )
                 worker.start()
                 self.worker = worker

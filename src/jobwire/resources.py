@@ -11,6 +11,7 @@ from .eta import FromHistory, estimated_duration
 from .executors import Executor
 from .files import FileStorage
 from .files.access import JobFiles
+from .notify.sender import stored_secret
 from .settings import Settings
 from .store import Store, open_store
 from .tasks import Task
@@ -59,6 +60,7 @@ class Resources:
         self._estimate = FromHistory(lambda t: self.store.history(t), estimated_duration, ttl=10)
         self._files = JobFiles(lambda: self.store, self.settings.files_url)
         self._secret: str | None = None
+        self._notify_secret: str | None = None
         self._start_lock = threading.Lock()
 
     @property
@@ -90,6 +92,15 @@ class Resources:
                 )
             self._secret = secret
         return self._secret
+
+    @property
+    def notify_secret(self) -> str:
+        """Signs the notifications of jobs' ends (Standard Webhooks, ``whsec_…``): give it
+        to their receivers. ``notify_secret`` when set, else a random secret kept in the
+        database, so that every process using it agrees."""
+        if self._notify_secret is None:
+            self._notify_secret = stored_secret(self.store, self.settings)
+        return self._notify_secret
 
     def forget_connections(self, *, close: bool = False) -> None:
         """Drop the store and bus connections so they are opened again on next use: in a

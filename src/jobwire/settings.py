@@ -7,7 +7,7 @@ import json
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -17,6 +17,7 @@ from pydantic_settings import (
 )
 
 from .hooks import check_provider, check_secret
+from .notify.policy import check_url
 
 
 class Settings(BaseSettings):
@@ -95,6 +96,26 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Origins (``https://app.example.com``) of front ends served from elsewhere: their
     requests get CORS headers and their pages may open the streams (WebSocket, SSE)."""
+    # -- notifications out (a signed job.* event POSTed when a job ends) -------------------
+    notify_url: str | None = None
+    """Where the end of every job is notified, unless its task (``@app.task(notify_url=)``)
+    or its submit (``notify_url=``) says otherwise: an ``http(s)`` URL."""
+    notify_secret: str | None = None
+    """The Standard Webhooks secret (``whsec_…``) notifications are signed with. Default: a
+    random one kept in the database (``App.notify_secret``), shared by every process."""
+    notify_retry_hours: float = Field(24.0, gt=0)
+    """Hours a notification is tried again (until answered 2xx or 410) before it fails."""
+    notify_backoff: float = Field(5.0, gt=0)
+    """Seconds before the first retry; doubled at each further one (times a random 0.5 to 1)…"""
+    notify_backoff_max: float = Field(3600.0, gt=0)
+    """…up to this many."""
+    notify_timeout: float = Field(10.0, gt=0, le=120)
+    """Seconds each step of an attempt (connect, send, the answer's headers) may take."""
+    notify_allow_private: bool = False
+    """Allow notifications to private, loopback and link-local addresses (a receiver on this
+    machine or the local network). Off, such an address is refused: a literal one when the
+    job is submitted (422), one a host name resolves to when the notification is sent."""
+
     webhook_secrets: dict[str, str] = Field(default_factory=dict)
     """The Standard Webhooks secret (``whsec_…``) of each provider that signs its callbacks,
     by provider name: ``{"luma": "whsec_…"}`` (from the environment: JSON). A task hands such
@@ -165,6 +186,17 @@ class Settings(BaseSettings):
             except ValueError as exc:  # the message never repeats the secret
                 raise ValueError(f"webhook_secrets[{provider!r}]: {exc}") from None
         return secrets
+
+    @field_validator("notify_secret")
+    @classmethod
+    def _check_notify_secret(cls, secret: str | None) -> str | None:
+        return None if secret is None else check_secret(secret)
+
+    @model_validator(mode="after")
+    def _check_notify_url(self) -> Settings:
+        if self.notify_url is not None:
+            check_url(self.notify_url, allow_private=self.notify_allow_private)
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -91,6 +91,8 @@ class JobRecord:
     timeout: float | None = None
     lease_owner: str | None = None
     lease_expires_at: float | None = None
+    notify_url: str | None = None
+    """Where its end is notified (a signed ``job.*`` event); never in its snapshot."""
 
     @property
     def terminal(self) -> bool:

@@ -16,6 +16,7 @@ import pydantic
 from pydantic import ConfigDict
 
 from .errors import ConfigurationError, InvalidArguments
+from .notify.policy import check_url
 from .progress import Progress
 from .snapshot import JobRecord, dumps, new_job_id
 from .storable import find_unstorable, problem
@@ -65,6 +66,10 @@ class TaskOptions:
     export_columns: tuple[str, ...] | None = None
     """The CSV's columns, in order (other keys are left out). Default: every key of the
     rows, in the order first met."""
+    notify_url: str | None = None
+    """Where the end of each of its jobs is notified (a signed ``job.succeeded``,
+    ``job.failed`` or ``job.cancelled`` event), unless the submit names another; default:
+    the ``notify_url`` setting."""
 
     def __post_init__(self) -> None:
         for option, value in (
@@ -82,6 +87,11 @@ class TaskOptions:
                 f"Expected retries >= 0, retry_backoff >= 0 and timeout > 0, but got "
                 f"{self.retries!r}, {self.retry_backoff!r}, {self.timeout!r}"
             )
+        if self.notify_url is not None:
+            try:  # private addresses are checked at submit, against the app's settings
+                check_url(self.notify_url, allow_private=True)
+            except ValueError as exc:
+                raise ConfigurationError(f"notify_url of task {self.name!r}: {exc}") from None
 
     @classmethod
     def of(cls, fn: Callable[..., Any], **options: Unpack[TaskKwargs]) -> TaskOptions:
@@ -117,6 +127,7 @@ class TaskKwargs(TypedDict, total=False):
     steps: Sequence[str]
     export_rows: Callable[[Any], Iterable[Mapping[str, Any]]] | None
     export_columns: Sequence[str] | None
+    notify_url: str | None
 
 
 class Submits(Protocol):
@@ -130,6 +141,7 @@ class Submits(Protocol):
         owner: str | None = None,
         delay: float | None = None,
         fresh: bool = False,
+        notify_url: str | None = None,
     ) -> Job: ...
 
 
@@ -249,6 +261,7 @@ class Task:
         *,
         delay: float | None = None,
         estimated: float | None = None,
+        notify_url: str | None = None,
     ) -> JobRecord:
         """The record of a new job of this task, with validated arguments ``values``."""
         now = time.time()
@@ -263,6 +276,7 @@ class Task:
             timeout=self.options.timeout,
             dedupe_key=self.dedupe_key(values, owner),
             estimated_seconds=estimated,
+            notify_url=notify_url,
         )
 
     def submit(self, **args: Any) -> Job:
@@ -276,11 +290,17 @@ class Task:
         return self.app.submit(self.name, args)
 
     def configure(
-        self, *, owner: str | None = None, delay: float | None = None, fresh: bool = False
+        self,
+        *,
+        owner: str | None = None,
+        delay: float | None = None,
+        fresh: bool = False,
+        notify_url: str | None = None,
     ) -> Submitter:
         """Options for one submit: ``task.configure(owner="alice").submit(x=1)``.
-        ``fresh=True`` runs a new job even when a cached result would answer."""
-        return Submitter(self, owner=owner, delay=delay, fresh=fresh)
+        ``fresh=True`` runs a new job even when a cached result would answer; ``notify_url``
+        is where its end is notified."""
+        return Submitter(self, owner=owner, delay=delay, fresh=fresh, notify_url=notify_url)
 
     def exporter(self, format: ExportFormat) -> Callable[[Exporter], Exporter]:
         """Register a function as this task's exporter for ``format`` (``json``, ``csv`` or
@@ -318,16 +338,28 @@ class Task:
 
 class Submitter:
     def __init__(
-        self, task: Task, *, owner: str | None, delay: float | None, fresh: bool = False
+        self,
+        task: Task,
+        *,
+        owner: str | None,
+        delay: float | None,
+        fresh: bool = False,
+        notify_url: str | None = None,
     ) -> None:
         self.task = task
         self.owner = owner
         self.delay = delay
         self.fresh = fresh
+        self.notify_url = notify_url
 
     def submit(self, **args: Any) -> Job:
         return self.task.app.submit(
-            self.task.name, args, owner=self.owner, delay=self.delay, fresh=self.fresh
+            self.task.name,
+            args,
+            owner=self.owner,
+            delay=self.delay,
+            fresh=self.fresh,
+            notify_url=self.notify_url,
         )
 
 

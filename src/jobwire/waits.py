@@ -36,7 +36,7 @@ LONGEST_SLEEP = 86_400.0
 class WaitRecords(Protocol):
     """The part of the store the waits use."""
 
-    def deliveries(self, job_id: str, attempt: int) -> list[str]: ...
+    def callbacks(self, job_id: str, attempt: int) -> list[str]: ...
 
     def add_hook(self, job_id: str, key: str, payload: str) -> bool: ...
 
@@ -214,7 +214,7 @@ class DurableWaits:
     ) -> Any:
         index = self._waits
         self._waits += 1
-        delivered = self.store.deliveries(self.job_id, self.attempt)
+        delivered = self.store.callbacks(self.job_id, self.attempt)
         if index < len(delivered):
             return loads(delivered[index])
         # Not there. When this wait began is kept at its first look, so that a run that
@@ -238,7 +238,7 @@ class DurableWaits:
                 if value is not None:
                     # Kept as a delivery: a replay of this run finds it at the same place.
                     self.store.add_hook(self.job_id, f"poll:{self.attempt}:{index}", dumps(value))
-                    return loads(self.store.deliveries(self.job_id, self.attempt)[index])
+                    return loads(self.store.callbacks(self.job_id, self.attempt)[index])
                 wake = now + poll_interval
             else:
                 wake = began + poll_interval

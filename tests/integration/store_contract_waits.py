@@ -64,7 +64,7 @@ class WaitsContract:
         assert resumed.attempt == 1 and resumed.started_at == job.started_at
         assert (resumed.current, resumed.message) == (3, "at the provider")
         assert resumed.lease_owner == "w2"
-        assert store.deliveries(job.id, 1) == ['{"state": "completed"}']
+        assert store.callbacks(job.id, 1) == ['{"state": "completed"}']
 
     def test_it_goes_on_at_its_wake_time_without_a_delivery(self, store: Store) -> None:
         job = self.wait_one(store, wake_in=10.0)
@@ -93,8 +93,8 @@ class WaitsContract:
         for i, key in enumerate(["a", "b", "a", "c"]):
             self.clock.advance(0.001)  # type: ignore[attr-defined]
             store.add_hook(job.id, key, f'{{"i": {i}}}')
-        assert store.deliveries(job.id, 1) == ['{"i": 0}', '{"i": 1}', '{"i": 3}']
-        assert store.deliveries(job.id, 2) == []
+        assert store.callbacks(job.id, 1) == ['{"i": 0}', '{"i": 1}', '{"i": 3}']
+        assert store.callbacks(job.id, 2) == []
         assert store.hook(job.id) == '{"i": 0}'
 
     def test_memos_are_kept_once_per_attempt_under_the_lease(self, store: Store) -> None:
@@ -139,4 +139,4 @@ class WaitsContract:
         store.add_hook(job.id, "k", "{}")
         self.succeed(store, job)  # type: ignore[attr-defined]
         store.delete(job.id)
-        assert store.memos(job.id, 1) == {} and store.deliveries(job.id, 1) == []
+        assert store.memos(job.id, 1) == {} and store.callbacks(job.id, 1) == []

@@ -1,7 +1,7 @@
 """What a job's stream token (``?token=``) reaches, route by route, through a real server with
 authentication on: exactly its own job's snapshot (long poll and ETag included), events,
-WebSocket, cancel, result, files and export, what it may do (access), and a ``/ws``
-subscription to that job. Another
+WebSocket, cancel, result, files and export, the notifications of its end (deliveries), what
+it may do (access), and a ``/ws`` subscription to that job. Another
 job is 404 (it may not even exist); everything else is 403 ``forbidden``. Every route the
 server has is listed here, so a new one fails :func:`test_every_route_is_covered` until it is
 added."""
@@ -113,6 +113,8 @@ def test_the_token_reads_its_own_job(scope: Scope) -> None:
     assert r.status_code == 200 and r.json() == 2
     assert r.headers["content-disposition"].startswith('attachment; filename="count-')
     assert_error(httpx.get(f"{job}/files/none.txt", params=q), 404, "file_not_found")
+    # ...the notifications of its end (none: it has no notify_url), as its snapshot...
+    assert httpx.get(f"{job}/deliveries", params=q).json() == {"deliveries": []}
     with httpx.Client() as client, connect_sse(client, "GET", f"{job}/events", params=q) as sse:
         assert sse.response.status_code == 200
         assert next(iter(sse.iter_sse())).event == "completed"
@@ -150,6 +152,7 @@ def test_another_job_is_not_found(scope: Scope) -> None:
         httpx.get(f"{job}/files", params=q),
         httpx.get(f"{job}/files/none.txt", params=q),
         httpx.get(f"{job}/export", params=q),
+        httpx.get(f"{job}/deliveries", params=q),
         httpx.get(f"{job}/token", params=q),
         httpx.post(f"{job}/cancel", params=q),
         httpx.delete(job, params=q),
@@ -213,6 +216,7 @@ COVERED = {
     ("GET", "/api/jobs/{job_id}/export"),
     ("GET", "/api/jobs/{job_id}/token"),
     ("GET", "/api/jobs/{job_id}/access"),
+    ("GET", "/api/jobs/{job_id}/deliveries"),
     ("GET", "/api/jobs/{job_id}/shares"),
     ("POST", "/api/jobs/{job_id}/shares"),
     ("DELETE", "/api/jobs/{job_id}/shares/{team:path}"),

@@ -30,6 +30,7 @@ from jobwire.store.common import EVENTS_KEPT, HISTORY_KEPT, PRUNE_EVERY
 from jobwire.store.sql import SQLStore
 from jobwire.testing import MemoryStore
 from tests.conftest import FakeClock
+from tests.integration.store_contract_deliveries import DeliveriesContract
 from tests.integration.store_contract_files import FilesContract
 from tests.integration.store_contract_shares import SharesContract
 from tests.integration.store_contract_waits import WaitsContract
@@ -110,10 +111,11 @@ def run_threads(n: int, target: Callable[[int], Any]) -> list[Any]:
     return out
 
 
-class StoreContract(FilesContract, SharesContract, WaitsContract):
+class StoreContract(FilesContract, SharesContract, WaitsContract, DeliveriesContract):
     """The behaviour every Store must have (the result cache's counters, files and blobs:
     :class:`~tests.integration.store_contract_files.FilesContract`; shares:
-    :class:`~tests.integration.store_contract_shares.SharesContract`)."""
+    :class:`~tests.integration.store_contract_shares.SharesContract`; notifications of jobs'
+    ends: :class:`~tests.integration.store_contract_deliveries.DeliveriesContract`)."""
 
     clock: FakeClock
 

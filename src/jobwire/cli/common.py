@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,6 +17,11 @@ from rich.markup import escape
 
 from ..app import App
 from ..errors import JobwireError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..client import Client
 
 cli = typer.Typer(
     help="jobwire: background jobs with live progress.",
@@ -87,6 +92,22 @@ def app_for(app_target: str | None, database: str | None) -> App:
     if app_target:
         return load_app(app_target)
     return App(database)
+
+
+def remote(url: str, token: str | None) -> Client:
+    """The client of ``--url``/``--token`` (imported only then); a bad URL is bad input."""
+    from ..client import Client
+
+    try:
+        return Client(url, token)
+    except JobwireError as exc:
+        raise typer.BadParameter(exc.message, param_hint="--url") from None
+
+
+def unreachable(url: str, exc: httpx.HTTPError) -> typer.Exit:
+    """Say that the server of ``--url`` cannot be reached; the exit (code 2) to raise."""
+    err.print(f"[red]error[/red] cannot reach the jobwire server at {escape(url)}: {exc}")
+    return typer.Exit(2)
 
 
 def fail(exc: JobwireError) -> typer.Exit:

@@ -27,12 +27,22 @@ from rich.progress import (
 from rich.table import Table
 
 from ..errors import JobwireError
-from .common import AppOption, DatabaseOption, TokenOption, UrlOption, app_for, cli, console, err
+from .common import (
+    AppOption,
+    DatabaseOption,
+    TokenOption,
+    UrlOption,
+    app_for,
+    cli,
+    console,
+    err,
+    remote,
+    unreachable,
+)
 from .common import fail as fail_with
 
 if TYPE_CHECKING:
     from ..app import App
-    from ..client import Client
     from ..client.download import ExportFormat
 
 #: Downloads larger than this (and of known size) draw a progress bar.
@@ -84,7 +94,7 @@ def export(
         if url is not None:
             _no_app(app_target)
             chosen = cast("ExportFormat", format)
-            with _client(url, token) as client, client.open_download(job_id, chosen) as d:
+            with remote(url, token) as client, client.open_download(job_id, chosen) as d:
                 _save(Source(d.filename, d.total, d.iter_bytes()), output)
         else:
             app = app_for(app_target, database)
@@ -113,7 +123,7 @@ def files(
     with _failures(url):
         if url is not None:
             _no_app(app_target)
-            with _client(url, token) as client:
+            with remote(url, token) as client:
                 if get is None:
                     _list(client.files(job_id), as_json)
                     return
@@ -139,12 +149,6 @@ def _local_export(app: App, job_id: str, format: str) -> Source:
     return Source(made.filename, made.size, made.chunks)
 
 
-def _client(url: str, token: str | None) -> Client:
-    from .jobs import _client as make
-
-    return make(url, token)
-
-
 def _no_app(app_target: str | None) -> None:
     if app_target is not None:
         raise typer.BadParameter("Give --url or --app, not both")
@@ -163,9 +167,7 @@ def _failures(url: str | None) -> Iterator[None]:
             try:
                 yield
             except httpx.HTTPError as exc:
-                from .jobs import _unreachable
-
-                raise _unreachable(url, exc) from None
+                raise unreachable(url, exc) from None
     except JobwireError as exc:
         raise fail_with(exc) from None
     except OSError as exc:

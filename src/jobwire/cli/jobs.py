@@ -26,28 +26,14 @@ from .common import (
     fail,
     load_app,
     parse_args,
+    remote,
     setup_logging,
+    unreachable,
 )
 from .live import finish, follow, follow_remote, stored_result
 
 if TYPE_CHECKING:
-    import httpx
-
     from ..client import Client
-
-
-def _client(url: str, token: str | None) -> Client:
-    from ..client import Client
-
-    try:
-        return Client(url, token)
-    except JobwireError as exc:
-        raise typer.BadParameter(exc.message, param_hint="--url") from None
-
-
-def _unreachable(url: str, exc: httpx.HTTPError) -> typer.Exit:
-    err.print(f"[red]error[/red] cannot reach the jobwire server at {escape(url)}: {exc}")
-    return typer.Exit(2)
 
 
 @cli.command()
@@ -102,7 +88,7 @@ def run(
             )
         if owner is not None:
             raise typer.BadParameter("With --url the server sets the owner from --token")
-        _run_remote(_client(url, token), target, args)
+        _run_remote(remote(url, token), target, args)
         return
     if task is None:
         raise typer.BadParameter("Expected MODULE:APP TASK, or --url URL TASK")
@@ -138,7 +124,7 @@ def _run_remote(client: Client, task: str, args: dict[str, Any]) -> None:
         except JobwireError as exc:
             raise fail(exc) from None
         except httpx.HTTPError as exc:
-            raise _unreachable(client.url, exc) from None
+            raise unreachable(client.url, exc) from None
 
 
 @cli.command()
@@ -210,13 +196,13 @@ def jobs(
 
             if app_target is not None:
                 raise typer.BadParameter("Give --url or --app, not both")
-            with _client(url, token) as client:
+            with remote(url, token) as client:
                 try:
                     found, next_cursor = client.list(
                         status=status or None, task=task, owner=owner, limit=limit, shared=shared
                     )
                 except httpx.HTTPError as exc:
-                    raise _unreachable(url, exc) from None
+                    raise unreachable(url, exc) from None
             snaps: list[dict[str, Any]] = [dict(j.snapshot) for j in found]
         elif shared:
             from .shares import local_shared

@@ -26,11 +26,21 @@ from ..errors import JobwireError
 from ..snapshot import iso, snapshot
 from ..storable import check_text
 from ..store.sharing import MAX_TEAM
-from .common import AppOption, DatabaseOption, TokenOption, UrlOption, app_for, cli, console, err
+from .common import (
+    AppOption,
+    DatabaseOption,
+    TokenOption,
+    UrlOption,
+    app_for,
+    cli,
+    console,
+    err,
+    remote,
+    unreachable,
+)
 
 if TYPE_CHECKING:
     from ..app import App
-    from ..client import Client
     from ..store.sharing import Share
 
 EXIT_BAD_INPUT = 2
@@ -160,7 +170,7 @@ def share(
     with failures(url):
         if url is not None:
             _no_app(app_target)
-            with _client(url, token) as client:
+            with remote(url, token) as client:
                 info: dict[str, Any] = dict(
                     client.share(job_id, team, can_download=not view_only, expires_at=ends)
                 )
@@ -204,7 +214,7 @@ def unshare(
     with failures(url):
         if url is not None:
             _no_app(app_target)
-            with _client(url, token) as client:
+            with remote(url, token) as client:
                 client.unshare(job_id, team)
         else:
             app = app_for(app_target, database)
@@ -235,7 +245,7 @@ def shares(
     with failures(url):
         if url is not None:
             _no_app(app_target)
-            with _client(url, token) as client:
+            with remote(url, token) as client:
                 found: list[dict[str, Any]] = [dict(s) for s in client.shares(job_id)]
         else:
             app = app_for(app_target, database)
@@ -316,18 +326,10 @@ def failures(url: str | None) -> Iterator[None]:
             try:
                 yield
             except httpx.HTTPError as exc:
-                from .jobs import _unreachable
-
-                raise _unreachable(url, exc) from None
+                raise unreachable(url, exc) from None
     except JobwireError as exc:
         err.print(f"[red]error[/red] {escape(exc.message)}")
         raise typer.Exit(exit_code(exc)) from None
-
-
-def _client(url: str, token: str | None) -> Client:
-    from .jobs import _client as make
-
-    return make(url, token)
 
 
 def _no_app(app_target: str | None) -> None:

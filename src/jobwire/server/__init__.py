@@ -12,6 +12,7 @@ streams, on what ``streams`` shares: opening a stream and following it), ``hub``
 bus subscription, fanned out to the streams), ``deps`` (the state and the caller a handler
 gets), ``auth`` and ``guards`` (credentials, and ending the streams of revoked ones),
 ``access`` and ``shares`` (who may do what with a job; jobs shared with teams),
+``deliveries`` (the notifications of a job's end),
 ``etag`` and ``fastpath`` (304 without the store), ``bodies`` and ``bodylimit`` (strict
 request bodies), ``crosssite``, ``errors``, ``models`` and ``openapi`` (what the API answers
 and says about itself), ``metrics``, ``ratelimit``, ``state``.
@@ -30,7 +31,18 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 
-from . import api, crosssite, downloads, errors, metrics, openapi, shares, sse, websockets
+from . import (
+    api,
+    crosssite,
+    deliveries,
+    downloads,
+    errors,
+    metrics,
+    openapi,
+    shares,
+    sse,
+    websockets,
+)
 from .bodylimit import BodyLimit
 from .fastpath import NotModified
 from .state import ServerState
@@ -82,6 +94,7 @@ def create_app(
     server.include_router(api.router)
     server.include_router(shares.router)
     server.include_router(downloads.router)
+    server.include_router(deliveries.router)
     server.include_router(sse.router)
     server.include_router(websockets.router)
     server.include_router(metrics.router)

@@ -13,6 +13,7 @@ expiry needs no read at all: a share grants nothing from its ``expires_at`` on.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -67,9 +68,11 @@ ADMIN = Access("admin")
 OWN_STREAM_TOKEN = Access("stream_token", manage=False)
 
 
+@functools.lru_cache(maxsize=4096)
 def through(share: Share) -> Access:
     """What a live share grants: the job and its result, with its downloads when the share
-    says so; never cancel, delete or its shares."""
+    says so; never cancel, delete or its shares. (Kept per share: a poll answered 304 from
+    memory asks for it every time.)"""
     return Access("share", download=share.can_download, cancel=False, manage=False, share=share)
 
 
@@ -126,11 +129,16 @@ class ShareBook:
         """Whether the store was read less than ``SHARE_CHECK`` seconds ago."""
         return time.monotonic() - self._checked_at < SHARE_CHECK
 
-    def refresh(self) -> list[Share]:
+    def read_ago(self) -> float:
+        """Seconds since the store was last read."""
+        return time.monotonic() - self._checked_at
+
+    def refresh(self, *, force: bool = False) -> list[Share]:
         """Read the shares changed since the last look (a blocking database read; the whole
-        table the first time) unless a look was just made; return those that changed here."""
+        table the first time) unless a look was just made (or ``force``); return those that
+        changed here."""
         with self._lock:
-            if self.current:
+            if self.current and not force:
                 return []
             checked = time.monotonic()
             since = 0.0 if self._since is None else self._since - OVERLAP
@@ -163,7 +171,10 @@ class ShareBook:
         by_team = self._jobs.get(job_id)
         if not by_team:
             return None
-        return best(s for team in teams if (s := by_team.get(team)) is not None and s.live(now))
+        found = [s for team in teams if (s := by_team.get(team)) is not None and s.live(now)]
+        if len(found) < 2:  # the usual case: one of the caller's teams has it, or none
+            return found[0] if found else None
+        return best(found)
 
     def _apply(self, share: Share) -> bool:
         """Take in one share as read or made (with the lock held); whether it changed."""

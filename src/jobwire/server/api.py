@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import hooks
 from ..errors import DuplicateJob, JobAlreadyFinished, ResultNotAvailable, Unauthorized
+from ..notify.policy import MAX_URL, URL_PATTERN
 from ..snapshot import JobRecord, dumps, snapshot
 from ..status import JobStatus
 from . import bodies, shares
@@ -47,6 +48,7 @@ def links(request: Request, job_id: str) -> dict[str, str]:
         "result": f"{base}/result",
         "files": f"{base}/files",
         "export": f"{base}/export",
+        "deliveries": f"{base}/deliveries",
     }
 
 
@@ -123,6 +125,17 @@ async def submit(
             "(the task's `cache_ttl`); counted as a cache miss"
         ),
     ] = False,
+    notify_url: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_URL,
+            pattern=URL_PATTERN,
+            description="Where the job's end is notified: a Standard-Webhooks-signed "
+            "`job.succeeded`, `job.failed` or `job.cancelled` event is POSTed there, retried "
+            "until answered 2xx or 410 (`GET /api/jobs/{id}/deliveries`). An `http(s)` URL "
+            "with a host name (not an IP address); default: the task's, else the server's",
+        ),
+    ] = None,
 ) -> JSONResponse:
     """Submit a job. The body is the task's arguments (see `GET /api/tasks`), sent as JSON;
     no body means no arguments."""
@@ -131,7 +144,9 @@ async def submit(
     args = await bodies.arguments(request)
     bodies.check_types(spec, args or {})
     state.limiter.take(who.user)
-    job = await run_in_threadpool(state.app.submit, task, args or {}, owner=who.user, fresh=fresh)
+    job = await run_in_threadpool(
+        state.app.submit, task, args or {}, owner=who.user, fresh=fresh, notify_url=notify_url
+    )
     if not job.created and not state.may_see_now(who, job.id, job.owner):
         # A shared dedupe key matched someone else's job: say so without handing it over.
         raise DuplicateJob(

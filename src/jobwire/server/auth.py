@@ -112,11 +112,16 @@ class Authenticator:
         """Whether the revoked set was read less than ``REVOCATION_CHECK`` seconds ago."""
         return time.monotonic() - self._checked_at < REVOCATION_CHECK
 
-    def refresh_revoked(self) -> set[str]:
-        """Read the keys revoked since the last look (a blocking database read); return the
-        newly revoked ids. The server calls it every ``REVOCATION_CHECK`` seconds."""
+    def read_ago(self) -> float:
+        """Seconds since the revoked keys were last read."""
+        return time.monotonic() - self._checked_at
+
+    def refresh_revoked(self, *, force: bool = False) -> set[str]:
+        """Read the keys revoked since the last look (a blocking database read) unless one
+        was just made (or ``force``); return the newly revoked ids. The server reads them
+        before its copy is ``REVOCATION_CHECK`` seconds old."""
         with self._revoke_lock:  # one look at a time; the others find it current
-            if self.revocations_current:
+            if self.revocations_current and not force:
                 return set()
             checked = time.monotonic()
             found = self.app.store.keys.revoked_keys(since=self._revoked_since)

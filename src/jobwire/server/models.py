@@ -57,6 +57,7 @@ class Links(BaseModel):
     result: str
     files: str
     export: str
+    deliveries: str
 
 
 class SubmitAnswer(SnapshotModel):
@@ -114,6 +115,38 @@ class AccessModel(BaseModel):
     via: Literal["owner", "admin", "share", "stream_token"]
     team: str | None
     expires_at: str | None
+
+
+class DeliveryAttemptModel(BaseModel):
+    """One attempt to deliver a notification. Times are ISO 8601 (UTC)."""
+
+    n: int
+    at: str
+    duration_ms: float
+    status_code: int | None
+    """The HTTP status answered; null when there was no answer."""
+    error: str | None
+    outcome: Literal["delivered", "retry", "gone", "refused", "failed"]
+
+
+class DeliveryModel(BaseModel):
+    """A notification of the job's end, and its attempts. Times are ISO 8601 (UTC)."""
+
+    id: str
+    """Its `webhook-id`, the same at every attempt."""
+    event: Literal["job.succeeded", "job.failed", "job.cancelled"]
+    url: str
+    """Where it goes, without its user, password, query or fragment."""
+    status: Literal["pending", "delivered", "gone", "refused", "failed"]
+    attempts: int
+    created_at: str
+    updated_at: str
+    next_attempt_at: str | None
+    history: list[DeliveryAttemptModel]
+
+
+class DeliveryList(BaseModel):
+    deliveries: list[DeliveryModel]
 
 
 class TaskList(BaseModel):

@@ -45,6 +45,7 @@ STREAM_TOKEN_OPERATIONS = {
     ("get", "/api/jobs/{job_id}/files/{name}"),
     ("get", "/api/jobs/{job_id}/export"),
     ("get", "/api/jobs/{job_id}/access"),
+    ("get", "/api/jobs/{job_id}/deliveries"),
 }
 #: Text without NUL: the stores refuse it (PostgreSQL cannot keep it) in any argument.
 NO_NUL = "^[^\\u0000]*$"
@@ -269,6 +270,7 @@ def _submit(
             ("result", ("get", "/api/jobs/{job_id}/result")),
             ("files", ("get", "/api/jobs/{job_id}/files")),
             ("export", ("get", "/api/jobs/{job_id}/export")),
+            ("deliveries", ("get", "/api/jobs/{job_id}/deliveries")),
             ("token", ("get", "/api/jobs/{job_id}/token")),
             ("delete", ("delete", "/api/jobs/{job_id}")),
         )

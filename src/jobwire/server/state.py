@@ -122,21 +122,26 @@ class ServerState:
         ``SHARE_CHECK`` seconds (unless a request just did), so that a key revoked or a share
         removed anywhere stops working here within that time, open streams included; and end
         the streams of shares that expired."""
+        # Looked at twice per period, so that the copies are read again before they count as
+        # stale: a poll answered from memory (the 304 fast path) then rarely finds them so.
+        every = min(REVOCATION_CHECK, SHARE_CHECK) / 2
         while True:
-            await asyncio.sleep(min(REVOCATION_CHECK, SHARE_CHECK))
-            if not self.auth.revocations_current:
-                try:
-                    await run_in_threadpool(self.auth.refresh_revoked)
-                except Exception as exc:  # the database is away: requests say so, we retry
-                    logger.debug("could not read revoked keys: %s", exc)
-            if not self.shares.current:
-                try:
-                    await run_in_threadpool(self.shares.refresh)
-                except Exception as exc:
-                    logger.debug("could not read the shares: %s", exc)
+            await asyncio.sleep(every)
+            try:
+                await run_in_threadpool(self._refresh, every)
+            except Exception as exc:  # the database is away: requests say so, we retry
+                logger.debug("could not read revoked keys or shares: %s", exc)
             ended = self.guards.end_shared(self.may_see_now)
             if ended:
                 logger.info("closed %d stream(s) whose share ended", ended)
+
+    def _refresh(self, older_than: float) -> None:
+        """Read the revoked keys and the changed shares (one worker thread for both) when
+        their copies are at least ``older_than`` seconds old."""
+        if self.auth.read_ago() >= older_than:
+            self.auth.refresh_revoked(force=True)
+        if self.shares.read_ago() >= older_than:
+            self.shares.refresh(force=True)
 
     def _revoked(self, key_ids: set[str]) -> None:
         """Called (from any thread) with newly revoked key ids: end their streams."""

@@ -3,8 +3,9 @@
 :class:`Store` joins the parts each caller uses: :class:`JobStore` (the App and the server),
 :class:`LeaseStore` (workers), :class:`HookStore` (webhooks), :class:`StatsStore` (history,
 counts, the result cache), :class:`FileStore` (the files jobs saved), :class:`ShareStore`
-(jobs shared with teams), and, as ``store.keys`` and ``store.blobs``, :class:`KeyStore`
-(API keys and the shared secret) and :class:`BlobStore` (file bytes kept in the database).
+(jobs shared with teams), :class:`DeliveryStore` (notifications of jobs' ends), and, as
+``store.keys`` and ``store.blobs``, :class:`KeyStore` (API keys and the shared secret) and
+:class:`BlobStore` (file bytes kept in the database).
 Implementations: ``store.sql.SQLStore`` (SQLite, PostgreSQL) and
 ``jobwire.testing.MemoryStore``.
 """
@@ -29,6 +30,7 @@ from .base import (
     SubmitOutcome,
     WriteResult,
 )
+from .notifying import Delivery, DeliveryAttempt, DeliveryStore
 from .sharing import Share, SharedPage, ShareStore
 
 
@@ -44,6 +46,9 @@ __all__ = [
     "BlobStore",
     "CacheStats",
     "Claim",
+    "Delivery",
+    "DeliveryAttempt",
+    "DeliveryStore",
     "FileStore",
     "Finish",
     "HookStore",

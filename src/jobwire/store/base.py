@@ -6,8 +6,9 @@ stream that resumes from the store never misses or repeats what the bus already 
 
 It is cut by who uses it: :class:`JobStore` (the App and the server read and change jobs),
 :class:`LeaseStore` (workers claim, report, renew and recover), :class:`HookStore`
-(webhook deliveries), :class:`~jobwire.store.sharing.ShareStore` (jobs shared with teams)
-and :class:`KeyStore` (API keys and the shared secret, reached as ``store.keys``).
+(webhook deliveries), :class:`~jobwire.store.sharing.ShareStore` (jobs shared with teams),
+:class:`~jobwire.store.notifying.DeliveryStore` (notifications of jobs' ends) and
+:class:`KeyStore` (API keys and the shared secret, reached as ``store.keys``).
 :class:`Store` joins them. Every time is UNIX seconds from the store's ``clock``.
 """
 
@@ -22,6 +23,7 @@ from typing import Any, Literal, NamedTuple
 from ..files import FileInfo
 from ..snapshot import Event, EventKind, JobRecord
 from ..status import JobStatus
+from .notifying import DeliveryStore
 from .sharing import ShareStore
 
 SubmitOutcome = Literal["created", "deduplicated", "cached"]
@@ -312,7 +314,7 @@ class HookStore(ABC):
         """The payload of the job's first webhook delivery, or None while there is none."""
 
     @abstractmethod
-    def deliveries(self, job_id: str, attempt: int) -> builtins.list[str]:
+    def callbacks(self, job_id: str, attempt: int) -> builtins.list[str]:
         """The payloads delivered to this attempt of the job, in the order they came: the
         n-th wait of the attempt takes the n-th."""
 
@@ -360,7 +362,7 @@ class KeyStore(ABC):
         every process sharing the database agrees on it)."""
 
 
-class Store(JobStore, LeaseStore, HookStore, StatsStore, FileStore, ShareStore):
+class Store(JobStore, LeaseStore, HookStore, StatsStore, FileStore, ShareStore, DeliveryStore):
     """The whole store. :class:`~jobwire.store.sql.SQLStore` implements it for SQLite and
     PostgreSQL, :class:`~jobwire.testing.MemoryStore` in memory for tests."""
 

@@ -63,14 +63,13 @@ def live(shares: Iterable[Share], teams: Iterable[str], now: float) -> list[Shar
 def best(shares: Iterable[Share]) -> Share | None:
     """The share that grants the most: download over view only, then the latest expiry (none
     is latest), then the team name (so that the choice is the same everywhere)."""
-    return max(
+    return min(
         shares,
         key=lambda s: (
-            s.can_download,
-            s.expires_at is None,
-            s.expires_at or 0.0,
-            # max() keeps the first of equals: prefer the smaller name, as a sort would
-            tuple(-ord(c) for c in s.team),
+            not s.can_download,
+            s.expires_at is not None,
+            -(s.expires_at or 0.0),
+            s.team,
         ),
         default=None,
     )

@@ -41,6 +41,7 @@ jobs = sa.Table(
     sa.Column("timeout", sa.Double),
     sa.Column("lease_owner", sa.String(64)),
     sa.Column("lease_expires_at", sa.Double),
+    sa.Column("notify_url", sa.Text),
     sa.Index("jobwire_jobs_claim", "status", "created_at", "id"),
     sa.Index("jobwire_jobs_owner", "owner", "task", "status"),
     # Partial indexes: only jobs with a dedupe key have entries, so plain jobs pay nothing.
@@ -187,4 +188,35 @@ shares = sa.Table(
     sa.Column("revoked_at", sa.Double),
     sa.Index("jobwire_shares_team", "team", "job_id"),
     sa.Index("jobwire_shares_updated", "updated_at"),
+)
+
+deliveries = sa.Table(
+    "jobwire_deliveries",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("job_id", sa.String(32), nullable=False),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("next_attempt_at", sa.Double),
+    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("lease_expires_at", sa.Double),
+    sa.Index("jobwire_deliveries_due", "status", "next_attempt_at"),
+    sa.Index("jobwire_deliveries_job", "job_id"),
+)
+
+delivery_attempts = sa.Table(
+    "jobwire_delivery_attempts",
+    metadata,
+    sa.Column("delivery_id", sa.String(32), primary_key=True),
+    sa.Column("n", sa.Integer, primary_key=True),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("duration", sa.Double, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("outcome", sa.String(16), nullable=False),
 )

@@ -6,6 +6,8 @@ each: :mod:`~jobwire.worker.state` (what it holds), :mod:`~jobwire.worker.attemp
 an attempt and recording how it ended, with :mod:`~jobwire.worker.outcomes`),
 :mod:`~jobwire.worker.batch` (group commit and claims), :mod:`~jobwire.worker.engine` (the
 thread that does the store I/O and its timers). Waits for webhooks are in :mod:`jobwire.waits`.
+Its :class:`~jobwire.notify.sender.Notifier` sends the notifications of jobs' ends from a
+thread of its own, started and stopped with it.
 Files a task saves go through :mod:`jobwire.files.saving`.
 """
 
@@ -55,8 +57,18 @@ class Worker(Engine):
         *,
         secret: Callable[[], str],
         files: Callable[[], FileStorage] | None = None,
+        notify_secret: Callable[[], str] | None = None,
     ) -> None:
-        super().__init__(store, bus, tasks, settings, executor, secret=secret, files=files)
+        super().__init__(
+            store,
+            bus,
+            tasks,
+            settings,
+            executor,
+            secret=secret,
+            files=files,
+            notify_secret=notify_secret,
+        )
         self._thread: threading.Thread | None = None
         executor.bind(self)
 
@@ -70,6 +82,7 @@ class Worker(Engine):
             target=self._loop, name=f"jobwire-engine-{self.id}", daemon=True
         )
         self._thread.start()
+        self.notifier.start()
         logger.info(
             "worker %s started with %d %s",
             self.id,
@@ -109,6 +122,7 @@ class Worker(Engine):
             )
         for attempt in leftover:
             self._running.pop(attempt.job_id, None)
+        self.notifier.stop()  # after the last outcomes: their notifications may be sent now
         self.executor.shutdown()
 
     def poke(self) -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ..eta import FromHistory, prior_from_history
 from ..executors import Attempt, Executor, PoolExecutor
 from ..files.saving import FileLimits
+from ..notify.sender import Notifier, stored_secret
 from ..settings import Settings
 from ..store import Finish, Report
 from ..waits import CallbackUrls
@@ -39,6 +40,7 @@ class WorkerState:
         *,
         secret: Callable[[], str],
         files: Callable[[], FileStorage] | None = None,
+        notify_secret: Callable[[], str] | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -54,6 +56,10 @@ class WorkerState:
         self.poll_interval = settings.poll_interval
         self.cancel_grace = settings.cancel_grace
         self.callback_urls = CallbackUrls(secret, lambda: self.settings.webhook_secrets)
+        self.notifier = Notifier(
+            store, settings, secret=notify_secret or (lambda: stored_secret(store, settings))
+        )
+        """Sends the notifications of jobs' ends, from a thread of its own."""
         self._files = files
         self._file_storage: FileStorage | None = None
         self._files_lock = threading.Lock()

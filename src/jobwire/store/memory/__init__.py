@@ -3,7 +3,8 @@
 Public as :class:`jobwire.testing.MemoryStore`. One lock guards everything, so it holds
 under threads as the SQL stores do under transactions; it is not shared between processes.
 Parts as in :mod:`jobwire.store.sql`: :mod:`.state`, :mod:`.jobs`, :mod:`.leases`,
-:mod:`.hooks`, :mod:`.stats`, :mod:`.files`, :mod:`.shares`, :mod:`.blobs`, :mod:`.keys`.
+:mod:`.hooks`, :mod:`.stats`, :mod:`.files`, :mod:`.shares`, :mod:`.deliveries`,
+:mod:`.blobs`, :mod:`.keys`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 
 from ..base import Store
 from .blobs import MemoryBlobStore
+from .deliveries import MemoryDeliveryStore
 from .files import MemoryFileStore
 from .hooks import MemoryHookStore
 from .jobs import MemoryJobStore
@@ -31,6 +33,7 @@ class MemoryStore(
     MemoryStatsStore,
     MemoryFileStore,
     MemoryShareStore,
+    MemoryDeliveryStore,
     Store,
 ):
     """Jobs, events and results in dicts: ``App(store=MemoryStore())`` runs tasks with no

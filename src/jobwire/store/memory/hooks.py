@@ -38,7 +38,7 @@ class MemoryHookStore(MemoryBase, HookStore):
             return None
         return min(received, key=lambda r: r[3])[0]  # the first delivery
 
-    def deliveries(self, job_id: str, attempt: int) -> builtins.list[str]:
+    def callbacks(self, job_id: str, attempt: int) -> builtins.list[str]:
         with self._lock:
             return self._delivered(job_id, attempt)
 

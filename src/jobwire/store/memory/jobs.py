@@ -78,6 +78,7 @@ class MemoryJobStore(MemoryBase, JobStore):
                 dedupe_key=key,
                 run_after=job.run_after or job.created_at,
                 timeout=job.timeout,
+                notify_url=job.notify_url,
             )
             self._jobs[job.id] = created
             if key is not None:
@@ -162,6 +163,7 @@ class MemoryJobStore(MemoryBase, JobStore):
                 ended = share.revoked_at if share.revoked_at is not None else share.expires_at
                 if ended is not None and ended < older_than:
                     del self._shares[key]
+            self._drop_deliveries()
             kept: builtins.list[Run] = []
             per_task: dict[str, int] = {}
             for run in sorted(self._history, key=lambda r: r.finished_at, reverse=True):

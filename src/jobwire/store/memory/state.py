@@ -13,6 +13,7 @@ from typing import Any
 from ...files import FileInfo
 from ...snapshot import Event, EventKind, JobRecord, dumps, loads, make_event
 from ...status import JobStatus
+from ..notifying import Delivery, DeliveryAttempt, new_delivery
 from ..sharing import Share
 
 
@@ -32,8 +33,8 @@ def as_stored(value: Any) -> Any:
 
 
 class MemoryBase:
-    """Jobs, events, results, run history, webhook deliveries, files and the result cache's
-    counters in dicts, under one lock."""
+    """Jobs, events, results, run history, webhook deliveries, files, the result cache's
+    counters, shares and notifications in dicts, under one lock."""
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
@@ -50,6 +51,9 @@ class MemoryBase:
         self._trash: dict[str, float] = {}  # key -> when it was trashed
         self._cache: dict[str, list[int]] = {}  # task -> [hits, misses]
         self._shares: dict[tuple[str, str], Share] = {}  # (job id, team) -> its share
+        self._deliveries: dict[str, Delivery] = {}  # id -> a notification of a job's end
+        self._delivery_leases: dict[str, tuple[str, float]] = {}  # id -> (owner, until)
+        self._attempts: dict[str, builtins.list[DeliveryAttempt]] = {}  # id -> its attempts
 
     @staticmethod
     def _out(job: JobRecord) -> JobRecord:
@@ -60,6 +64,12 @@ class MemoryBase:
     def _event(self, job: JobRecord, kind: EventKind = "status", log: str | None = None) -> Event:
         event = make_event(job, kind, log)
         self._events.setdefault(job.id, []).append((event["seq"], dumps(event)))
+        if job.terminal:
+            # Every write that ends a job makes its status event here, once (nothing moves
+            # a job out of a terminal status): its notification is owed from now on.
+            made = new_delivery(job, self.clock())
+            if made is not None:
+                self._deliveries[made.id] = made
         return event
 
     def _end(self, job: JobRecord, status: JobStatus, now: float) -> None:
@@ -82,6 +92,16 @@ class MemoryBase:
         gone = set(ids)
         for key in [k for k in self._shares if k[0] in gone]:
             del self._shares[key]
+        self._drop_deliveries(gone)
+
+    def _drop_deliveries(self, job_ids: set[str] | None = None) -> None:
+        """Forget the finished deliveries of these jobs (None: of the jobs that are gone); a
+        pending one is still owed, and is kept until it is finished."""
+        for d in builtins.list(self._deliveries.values()):
+            mine = d.job_id not in self._jobs if job_ids is None else d.job_id in job_ids
+            if mine and d.status != "pending":
+                del self._deliveries[d.id]
+                self._attempts.pop(d.id, None)
 
     def _count_cache(self, task: str, *, hit: bool) -> None:
         counters = self._cache.setdefault(task, [0, 0])

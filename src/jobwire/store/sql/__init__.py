@@ -4,7 +4,7 @@ One module per concern: :mod:`.engine` (engines, transactions, StoreUnavailable)
 :mod:`.statements` (the prebuilt hot statements), :mod:`.rows` (rows to records),
 :mod:`.jobs`, :mod:`.writes` and :mod:`.leases` (what workers do), :mod:`.hooks`,
 :mod:`.stats` (history, counts, the result cache), :mod:`.files` (the files jobs saved),
-:mod:`.shares` (jobs shared with teams),
+:mod:`.shares` (jobs shared with teams), :mod:`.deliveries` (notifications of jobs' ends),
 :mod:`.blobs` (their bytes, by default) and :mod:`.keys`. :class:`SQLStore` joins them.
 """
 
@@ -17,6 +17,7 @@ from ...snapshot import EventKind
 from ..base import Store
 from ..common import CURSOR_PATTERN, EVENTS_KEPT, HISTORY_KEPT
 from .blobs import SQLBlobStore
+from .deliveries import SQLDeliveryStore
 from .engine import SQLBase, normalize_url
 from .files import SQLFileStore
 from .hooks import SQLHookStore
@@ -35,6 +36,7 @@ class SQLStore(
     SQLStatsStore,
     SQLFileStore,
     SQLShareStore,
+    SQLDeliveryStore,
     Store,
 ):
     """Jobs in an SQL database. ``SQLStore("sqlite:///jobwire.db")`` or

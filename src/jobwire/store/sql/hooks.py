@@ -71,7 +71,7 @@ class SQLHookStore(SQLBase, HookStore):
             ).scalar()
         return None if value is None else str(value)
 
-    def deliveries(self, job_id: str, attempt: int) -> builtins.list[str]:
+    def callbacks(self, job_id: str, attempt: int) -> builtins.list[str]:
         if impossible_id(job_id):
             return []
         with self._read() as conn:

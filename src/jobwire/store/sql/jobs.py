@@ -27,6 +27,7 @@ from ..common import (
 )
 from ..moves import CANCEL
 from ..tables import events, history, hooks, jobs, memos, results
+from .deliveries import add_deliveries, delete_job_deliveries, purge_deliveries
 from .engine import SQLBase, lock_key
 from .files import trash_job_files
 from .rows import event_row, record_from_row, row_values
@@ -172,6 +173,7 @@ class SQLJobStore(SQLBase, JobStore):
             job = record_from_row(up)
             event = make_event(job, "status")
             conn.execute(INSERT_EVENT, event_row(event, now))
+            add_deliveries(conn, [job], now)  # only when it ended (queued: cancelled now)
         return job, event
 
     def delete(self, job_id: str) -> None:
@@ -186,14 +188,16 @@ class SQLJobStore(SQLBase, JobStore):
             self._delete_ids(conn, [job_id])
 
     def _delete_ids(self, conn: Connection, ids: Sequence[str]) -> None:
-        """Forget these jobs, their events, results, deliveries and shares; their files' keys go to
-        the trash (the file storage deletes the bytes later)."""
+        """Forget these jobs, their events, results, webhook deliveries, shares and finished
+        notifications; their files' keys go to the trash (the file storage deletes the bytes
+        later)."""
         trash_job_files(conn, ids, self.clock())
         conn.execute(events.delete().where(events.c.job_id.in_(ids)))
         conn.execute(results.delete().where(results.c.job_id.in_(ids)))
         conn.execute(hooks.delete().where(hooks.c.job_id.in_(ids)))
         conn.execute(memos.delete().where(memos.c.job_id.in_(ids)))
         delete_job_shares(conn, ids)
+        delete_job_deliveries(conn, ids)
         conn.execute(jobs.delete().where(jobs.c.id.in_(ids)))
 
     def events(self, job_id: str, after: int = 0, limit: int = 1000) -> builtins.list[Event]:
@@ -236,6 +240,7 @@ class SQLJobStore(SQLBase, JobStore):
                 break
         with self._write() as conn:
             purge_shares(conn, older_than)
+            purge_deliveries(conn)
             conn.execute(history.delete().where(history.c.finished_at < older_than))
             # Keep at most HISTORY_KEPT runs per task.
             ranked = (

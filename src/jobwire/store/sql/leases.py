@@ -16,6 +16,7 @@ from ..base import LeaseStore
 from ..common import recovery_delay, worker_lost_message
 from ..moves import CLAIM, RECOVER, RELEASE, REPORT, RESUME
 from ..tables import events, jobs
+from .deliveries import add_deliveries
 from .engine import CLAIM_LOCK
 from .rows import event_row, record_from_row
 from .statements import CLAIM_ONE, INSERT_EVENT, held, status_in
@@ -137,7 +138,9 @@ class SQLLeaseStore(SQLWrites, LeaseStore):
                 up = conn.execute(
                     sa.update(jobs).where(jobs.c.id == job.id).values(values).returning(*jobs.c)
                 ).one()
-                out.append(make_event(record_from_row(up), "status"))
+                ended = record_from_row(up)
+                out.append(make_event(ended, "status"))
+                add_deliveries(conn, [ended], now)  # only when it ended (failed, cancelled)
             if out:
                 conn.execute(events.insert(), [event_row(ev, now) for ev in out])
         for ev in out:
@@ -188,6 +191,7 @@ class SQLLeaseStore(SQLWrites, LeaseStore):
                 .returning(*jobs.c)
             ).all()
             out = [make_event(record_from_row(r), "status") for r in [*cancelled, *requeued]]
+            add_deliveries(conn, [record_from_row(r) for r in cancelled], now)
             if out:
                 conn.execute(events.insert(), [event_row(ev, now) for ev in out])
         return out

@@ -42,6 +42,7 @@ def record_from_row(row: Row[Any] | Mapping[str, Any]) -> JobRecord:
         timeout=m["timeout"],
         lease_owner=m["lease_owner"],
         lease_expires_at=m["lease_expires_at"],
+        notify_url=m["notify_url"],
     )
 
 
@@ -77,6 +78,7 @@ def row_values(job: JobRecord, now: float) -> dict[str, Any]:
         "timeout": job.timeout,
         "lease_owner": None,
         "lease_expires_at": None,
+        "notify_url": job.notify_url,
     }
 
 

@@ -16,6 +16,7 @@ from ...status import TERMINAL, JobStatus
 from ..base import Claim, Finish, Report, WriteResult
 from ..common import EVENTS_KEPT, PRUNE_EVERY, pick, room_left, unsuperseded
 from ..tables import events, history, hooks, jobs, results
+from .deliveries import add_deliveries
 from .engine import CLAIM_LOCK, SQLBase
 from .rows import event_row, record_from_row
 from .statements import (
@@ -114,6 +115,7 @@ class SQLWrites(SQLBase):
         current = {r.id: r for r in conn.execute(FINISH_STATE, {"b_ids": ids}).all()}
         result_rows: builtins.list[dict[str, Any]] = []
         history_rows: builtins.list[dict[str, Any]] = []
+        ended: builtins.list[JobRecord] = []
         for fin in finishes:
             row = current.get(fin.job_id)
             if row is None or row.lease_owner != worker_id or row.attempt != fin.attempt:
@@ -157,6 +159,8 @@ class SQLWrites(SQLBase):
             event = make_event(job, "status")
             result.events.append(event)
             event_rows.append(event_row(event, now))
+            if terminal:
+                ended.append(job)
             if fin.status == JobStatus.SUCCEEDED:
                 result_rows.append(
                     {"job_id": job.id, "value": fin.result or "null", "created_at": now}
@@ -174,6 +178,7 @@ class SQLWrites(SQLBase):
             conn.execute(results.insert(), result_rows)
         if history_rows:
             conn.execute(history.insert(), history_rows)
+        add_deliveries(conn, ended, now)
 
     @staticmethod
     def _delivered(conn: Connection, fin: Finish) -> int:
