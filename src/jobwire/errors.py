@@ -186,6 +186,16 @@ class CallbackTimeout(JobwireError):
     status = 408
 
 
+class TaskFailed(JobwireError):
+    """The task gave up with an error of its own. Subclass it with your own ``code``
+    (``class ProviderFailed(TaskFailed): code = "provider_failed"``) and raise it with
+    details: uncaught, the attempt fails with that code, and the details join the error's
+    (retried like any error while the task has attempts left)."""
+
+    code = "task_failed"
+    status = 500
+
+
 class Forbidden(JobwireError):
     """These credentials may see the job but not do this with it (a stream token outside
     its job's scope, for example)."""

@@ -26,7 +26,7 @@ def serve(
         bool,
         typer.Option(
             help="Register the example tasks and their pages (tickets classification, code "
-            "analysis, demo)"
+            "analysis, video generation with a simulated provider, demo)"
         ),
     ] = False,
     host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
@@ -74,7 +74,9 @@ def serve(
     if examples:
         from ..examples import register as register_examples
 
-        pages = register_examples(app)
+        # The video example's provider calls back here (0.0.0.0 and :: listen on loopback too).
+        reach = "127.0.0.1" if host in ("0.0.0.0", "::", "") else shown_host(host)
+        pages = register_examples(app, public_url=f"http://{reach}:{port}")
     if app.settings.auth == "none" and host not in LOOPBACK and not insecure:
         err.print(
             f"[red]refusing to serve without authentication on {host}[/red]: anyone who can "
@@ -92,7 +94,7 @@ def serve(
         from ..examples import routes as example_routes
 
         api.router.routes.extend(example_routes(app))
-    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    shown = shown_host(host)
     err.print(f"jobwire serving {len(app.tasks)} task(s) · database {app.settings.database_url}")
     console.print(f"Dashboard: [bold]http://{shown}:{port}/[/bold]", highlight=False)
     for path in pages:
@@ -106,6 +108,11 @@ def serve(
         ws_ping_interval=None,
         timeout_graceful_shutdown=10,
     )
+
+
+def shown_host(host: str) -> str:
+    """``host`` as written in a URL (an IPv6 address in brackets)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def allow_cross_site(app: App, host: str, hosts: list[str], origins: list[str]) -> None:

@@ -16,15 +16,20 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
 
-def register(app: App) -> dict[str, Path]:
-    """Register every example's tasks on ``app``; return the pages to serve."""
+def register(app: App, *, public_url: str | None = None) -> dict[str, Path]:
+    """Register every example's tasks on ``app``; return the pages to serve. ``public_url``
+    is this server's address as others reach it (``jobwire serve`` passes the one it binds):
+    the video example's simulated provider, started in this process on the first
+    generation, calls back there."""
     from .. import demo
     from . import code_analysis, tickets
+    from .video.local import register_local
 
     pages: dict[str, Path] = {}
     demo.register(app)
     pages.update(tickets.register(app))
     pages.update(code_analysis.register(app))
+    pages.update(register_local(app, public_url=public_url))
     return pages
 
 

@@ -11,7 +11,13 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 
-from ..errors import CallbackTimeout, ConfigurationError, FileTooLarge, UnstorableValue
+from ..errors import (
+    CallbackTimeout,
+    ConfigurationError,
+    FileTooLarge,
+    TaskFailed,
+    UnstorableValue,
+)
 from ..executors import Attempt
 from ..progress import Suspended
 from ..retry import retry_delay
@@ -88,6 +94,8 @@ def from_exception(attempt: Attempt, exc: BaseException) -> Finish:
     if isinstance(exc, UnstorableValue | FileTooLarge | ConfigurationError):
         # The same again would fail again (a value no store keeps, a missing setting).
         return failure(attempt, exc.code, message, details, retry=False)
+    if isinstance(exc, TaskFailed):  # the task's own code, and its details beside ours
+        return failure(attempt, exc.code, message, {**exc.details, **details})
     code = exc.code if isinstance(exc, CallbackTimeout) else "task_error"
     return failure(attempt, code, message, details)
 

@@ -5,7 +5,11 @@ this comes from), which answers at once and calls back later, signed, as the gen
 goes ``queued`` → ``dreaming`` → ``completed``; the video is then downloaded, cut into frames
 at 12, 24 or 30 fps, pixelated and turned into an animated GIF, with live progress.
 
-This package holds the pieces that stand in for the outside world and do the work:
+The task ``video.generate`` (:mod:`.task`) does it as a job that waits for the callbacks
+without holding a worker; ``/examples/video`` is its page, and ``jobwire serve --examples``
+runs both with the provider in the same process (:mod:`.local`).
+
+The pieces that stand in for the outside world and do the work:
 
 - :mod:`.provider`: a simulated provider (a Starlette app) with Luma's API shape, signed
   callbacks (Standard Webhooks) that it retries, repeats or reorders on request, and a poll
@@ -47,22 +51,29 @@ from .provider import (
     start_provider,
 )
 from .render import frame_count, render_video, require
+from .task import STEPS, TASK, ProviderFailed, VideoSettings, generate_video, register
 
 __all__ = [
     "FPS_CHOICES",
+    "STEPS",
+    "TASK",
     "TERMINAL",
     "Delivery",
     "Generation",
     "GenerationObject",
     "Provider",
+    "ProviderFailed",
     "ProviderSettings",
     "RunningProvider",
     "State",
+    "VideoSettings",
     "delay_ms",
     "extract_frames",
     "frame_count",
+    "generate_video",
     "new_secret",
     "pixelate",
+    "register",
     "render_video",
     "require",
     "start_provider",
