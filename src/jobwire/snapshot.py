@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TypedDict
 
 from .status import TERMINAL, JobStatus
+from .steps import StepTime
 
 EventKind = Literal["status", "progress", "log"]
 StatusName = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
@@ -26,6 +27,17 @@ class ErrorInfo(TypedDict):
     code: str
     message: str
     details: Any
+
+
+class StepInfo(TypedDict):
+    """One step of the job's attempt: when it started and ended (None: not yet), its
+    ``seconds`` once it ended, and how long it usually takes (None: unknown)."""
+
+    name: str
+    started_at: str | None
+    finished_at: str | None
+    seconds: float | None
+    typical_seconds: float | None
 
 
 class Snapshot(TypedDict):
@@ -51,6 +63,7 @@ class Snapshot(TypedDict):
     error: ErrorInfo | None
     result_url: str | None
     files_url: str
+    steps: list[StepInfo]
 
 
 class Event(TypedDict):
@@ -93,6 +106,8 @@ class JobRecord:
     lease_expires_at: float | None = None
     notify_url: str | None = None
     """Where its end is notified (a signed ``job.*`` event); never in its snapshot."""
+    steps: list[StepTime] = field(default_factory=list)
+    """The steps of its attempt with their times (:mod:`jobwire.steps`)."""
 
     @property
     def terminal(self) -> bool:
@@ -139,6 +154,27 @@ def _round(value: float | None, digits: int = 2) -> float | None:
     return round(value, digits)
 
 
+def step_infos(job: JobRecord) -> list[StepInfo]:
+    """The job's steps as a snapshot shows them. A step still open when the job ended (it
+    was cancelled while it waited) ends with the job."""
+    out: list[StepInfo] = []
+    for s in job.steps:
+        ended = s.finished_at
+        if ended is None and s.started_at is not None and job.terminal:
+            ended = job.finished_at
+        took = None if s.started_at is None or ended is None else max(ended - s.started_at, 0.0)
+        out.append(
+            {
+                "name": s.name,
+                "started_at": iso(s.started_at),
+                "finished_at": iso(ended),
+                "seconds": _round(took, 3),
+                "typical_seconds": _round(s.typical, 1),
+            }
+        )
+    return out
+
+
 def snapshot(job: JobRecord) -> Snapshot:
     """The public JSON view of a job: the one payload every channel sends."""
     error: ErrorInfo | None = None
@@ -171,6 +207,7 @@ def snapshot(job: JobRecord) -> Snapshot:
         "error": error,
         "result_url": f"/api/jobs/{job.id}/result" if job.status == JobStatus.SUCCEEDED else None,
         "files_url": f"/api/jobs/{job.id}/files",
+        "steps": step_infos(job),
     }
 
 

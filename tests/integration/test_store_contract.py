@@ -33,6 +33,7 @@ from tests.conftest import FakeClock
 from tests.integration.store_contract_deliveries import DeliveriesContract
 from tests.integration.store_contract_files import FilesContract
 from tests.integration.store_contract_shares import SharesContract
+from tests.integration.store_contract_steps import StepsContract
 from tests.integration.store_contract_waits import WaitsContract
 
 S = JobStatus
@@ -111,7 +112,9 @@ def run_threads(n: int, target: Callable[[int], Any]) -> list[Any]:
     return out
 
 
-class StoreContract(FilesContract, SharesContract, WaitsContract, DeliveriesContract):
+class StoreContract(
+    FilesContract, SharesContract, WaitsContract, StepsContract, DeliveriesContract
+):
     """The behaviour every Store must have (the result cache's counters, files and blobs:
     :class:`~tests.integration.store_contract_files.FilesContract`; shares:
     :class:`~tests.integration.store_contract_shares.SharesContract`; notifications of jobs'

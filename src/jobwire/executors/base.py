@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from ..eta import EtaEstimator
 from ..progress import Progress
 from ..snapshot import EventKind, JobRecord
+from ..steps import StepClock
 
 if TYPE_CHECKING:
     from ..store import Finish
@@ -53,6 +55,8 @@ class Attempt:
     cancel_seen: float | None = None
     """When the worker first learned of a cancel request (monotonic seconds)."""
     hard_stopped: bool = False
+    steps: StepClock = field(default_factory=lambda: StepClock([], clock=time.time))
+    """Its steps with their times, as the worker records them."""
 
     @property
     def job_id(self) -> str:

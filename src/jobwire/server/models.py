@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_type_hints
 from pydantic import BaseModel, ConfigDict, create_model
 
 from ..files import FileEntry
-from ..snapshot import ErrorInfo, Snapshot
+from ..snapshot import ErrorInfo, Snapshot, StepInfo
 from ..wire import Message
 
 
@@ -34,6 +34,7 @@ def model_of(
 
 if TYPE_CHECKING:  # to mypy, create_model makes values; these are models, used as types below
     ErrorInfoModel = BaseModel
+    StepInfoModel = BaseModel
     SnapshotModel = BaseModel
     FileEntryModel = BaseModel
 else:
@@ -41,11 +42,15 @@ else:
     ErrorInfoModel = model_of(
         ErrorInfo, "ErrorInfoModel", None, extra="ignore", details=(Any, None)
     )
+    StepInfoModel = model_of(
+        StepInfo, "StepInfoModel", "A step of the job's attempt, with its times."
+    )
     SnapshotModel = model_of(
         Snapshot,
         "SnapshotModel",
         "A job's snapshot: everything needed to draw it.",
         error=(ErrorInfoModel | None, ...),
+        steps=(list[StepInfoModel], ...),
     )
 
 

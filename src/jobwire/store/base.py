@@ -23,6 +23,7 @@ from typing import Any, Literal, NamedTuple
 from ..files import FileInfo
 from ..snapshot import Event, EventKind, JobRecord
 from ..status import JobStatus
+from ..steps import StepTime
 from .notifying import DeliveryStore
 from .sharing import ShareStore
 
@@ -50,6 +51,8 @@ class Report:
     log: str | None = None
     status: JobStatus = JobStatus.RUNNING
     """``running``, or ``waiting`` while the task waits for a callback."""
+    steps: list[StepTime] | None = None
+    """The attempt's steps with their times, when they changed (None keeps the stored)."""
 
 
 @dataclass(slots=True)
@@ -75,6 +78,11 @@ class Finish:
     wait_index: int | None = None
     """``waiting`` only: the wait it stopped at (0 for the attempt's first). A delivery that
     arrived for it already makes the job due at once."""
+    steps: list[StepTime] | None = None
+    """The attempt's steps with their times (None keeps the stored). The durations of a
+    succeeded attempt's steps go to the task's history (:meth:`StatsStore.step_history`)."""
+    eta_seconds: float | None = None
+    """``waiting`` only: the seconds its step usually has left, when known."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +185,11 @@ class StatsStore(ABC):
     @abstractmethod
     def history(self, task: str, limit: int = 20) -> builtins.list[tuple[float, int | None]]:
         """``(duration, total)`` of the task's most recent successful runs."""
+
+    @abstractmethod
+    def step_history(self, task: str, limit: int = 20) -> builtins.list[dict[str, float]]:
+        """Seconds per step of the task's most recent successful runs, newest first (runs
+        that recorded no steps left out)."""
 
     @abstractmethod
     def counts(self, owner: str | None = None) -> dict[str, int]:

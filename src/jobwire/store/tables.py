@@ -42,6 +42,8 @@ jobs = sa.Table(
     sa.Column("lease_owner", sa.String(64)),
     sa.Column("lease_expires_at", sa.Double),
     sa.Column("notify_url", sa.Text),
+    # The steps of the attempt with their times, as JSON (jobwire.steps).
+    sa.Column("steps", sa.Text),
     sa.Index("jobwire_jobs_claim", "status", "created_at", "id"),
     sa.Index("jobwire_jobs_owner", "owner", "task", "status"),
     # Partial indexes: only jobs with a dedupe key have entries, so plain jobs pay nothing.
@@ -92,6 +94,8 @@ history = sa.Table(
     sa.Column("duration", sa.Double, nullable=False),
     sa.Column("total", sa.BigInteger),
     sa.Column("finished_at", sa.Double, nullable=False),
+    # Seconds per step of the run, as a JSON object (jobwire.steps.durations).
+    sa.Column("steps", sa.Text),
     sa.Index("jobwire_history_task", "task", "finished_at"),
 )
 

@@ -14,6 +14,7 @@ from ..files.saving import FileSaver
 from ..progress import Progress, Suspended
 from ..snapshot import EventKind, JobRecord
 from ..status import JobStatus
+from ..steps import StepClock
 from ..storable import MAX_STEP
 from ..store import Finish, Report
 from ..waits import DurableWaits
@@ -36,6 +37,14 @@ class Attempts(WorkerState):
             eta=eta,
             started=time.monotonic(),
             deadline=None,  # set when the attempt starts running
+            # The steps the store kept: none for a new attempt, the earlier runs' when a
+            # waiting attempt goes on (and the task runs again from the top).
+            steps=StepClock(
+                record.steps,
+                declared=task.options.steps,
+                typical=self.typical_steps(task.name),
+                clock=self.store.clock,
+            ),
         )
         attempt.progress._sink = lambda p, kind, log: self.report(attempt, kind, log)
         attempt.progress._hooks = DurableWaits(
@@ -68,7 +77,11 @@ class Attempts(WorkerState):
         if p.step_name != attempt.last_step:
             attempt.last_step = p.step_name
             attempt.eta.start(p.total, p.current)
+            attempt.steps.change(outcomes.display(p.step_name, MAX_STEP))
         estimate = attempt.eta.update(p.current, p.total)
+        eta = estimate.eta_seconds
+        if eta is None:  # no counts to go by: how long the step usually takes, if known
+            eta = attempt.steps.eta()
         rep = Report(
             attempt.job_id,
             attempt.attempt,
@@ -77,10 +90,11 @@ class Attempts(WorkerState):
             p.total,
             outcomes.display(p.step_name, MAX_STEP),
             outcomes.display(p.message),
-            estimate.eta_seconds,
+            eta,
             estimate.rate,
             outcomes.display(log),
             JobStatus.RUNNING,  # waiting is how an attempt ends, not a report
+            attempt.steps.take(),
         )
         with self._cond:
             self._reports.append(rep)

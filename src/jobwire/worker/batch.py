@@ -14,6 +14,7 @@ import time
 from ..errors import StoreUnavailable
 from ..executors import Attempt
 from ..snapshot import JobRecord
+from ..status import JobStatus
 from ..storable import storable
 from ..store import Claim, Finish, Report
 from . import outcomes
@@ -95,6 +96,9 @@ class BatchWriter(Attempts):
         self, reports: list[Report], finishes: list[tuple[Attempt, Finish]], claim: Claim | None
     ) -> None:
         result = self.store.write(self.id, reports, [f for _, f in finishes], claim)
+        for attempt, fin in finishes:
+            if fin.status == JobStatus.SUCCEEDED and fin.steps:  # its steps are history now
+                self.typical_steps.forget(attempt.task.name)
         if claim is not None:
             self._claimed(claim, result.claimed)
         rejected = set(result.rejected)

@@ -42,8 +42,16 @@ def display(text: str | None, limit: int | None = None) -> str | None:
 
 
 def finish(attempt: Attempt, status: JobStatus, **kw: Any) -> Finish:
-    """The attempt ends with ``status``, its Progress's last counts and ``kw``."""
+    """The attempt ends with ``status``, its Progress's last counts and ``kw``. Its open
+    step ends too, unless it stops at a wait (the waiting time counts in that step)."""
     p = attempt.progress
+    steps = attempt.steps
+    steps.change(display(p.step_name, MAX_STEP))  # a wait's step is set without a report
+    if status == JobStatus.WAITING:
+        kw.setdefault("eta_seconds", steps.eta())
+    else:
+        steps.close()
+    steps.dirty = False
     return Finish(
         attempt.job_id,
         attempt.attempt,
@@ -53,6 +61,7 @@ def finish(attempt: Attempt, status: JobStatus, **kw: Any) -> Finish:
         display(p.step_name, MAX_STEP),
         display(p.message),
         duration=time.monotonic() - attempt.started,
+        steps=steps.listing(),
         **kw,
     )
 

@@ -14,6 +14,7 @@ from ..executors import Attempt, Executor, PoolExecutor
 from ..files.saving import FileLimits
 from ..notify.sender import Notifier, stored_secret
 from ..settings import Settings
+from ..steps import TypicalSteps
 from ..store import Finish, Report
 from ..waits import CallbackUrls
 
@@ -75,6 +76,8 @@ class WorkerState:
         self._avg_duration: float | None = None
         self.prior = FromHistory(store.history, prior_from_history, ttl=HISTORY_TTL)
         """The ETA prior of a task's next attempts: seconds per item in its recent runs."""
+        self.typical_steps = TypicalSteps(store.step_history, ttl=HISTORY_TTL, clock=time.monotonic)
+        """Seconds each step of a task usually takes (the median of its recent runs)."""
         self._resent: dict[str, float] = {}
         """Jobs whose message was sent again, and when (see ``_resend_stale``)."""
         self.stats = {

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from ... import status as sm
 from ...snapshot import Event, JobRecord
 from ...status import TERMINAL, JobStatus
+from ...steps import durations
 from ..base import Claim, Finish, LeaseStore, Report, WriteResult
 from ..common import (
     EVENTS_KEPT,
@@ -57,6 +58,8 @@ class MemoryLeaseStore(MemoryBase, LeaseStore):
         job.status, job.current, job.total = rep.status, rep.current, rep.total
         job.step, job.message = rep.step, rep.message
         job.eta_seconds, job.rate = rep.eta_seconds, rep.rate
+        if rep.steps is not None:
+            job.steps = builtins.list(rep.steps)
         job.seq += 1
         if job.cancel_requested:
             result.cancel_requested.add(job.id)
@@ -81,8 +84,10 @@ class MemoryLeaseStore(MemoryBase, LeaseStore):
         job.step, job.message = fin.step, fin.message
         job.seq = outcome.state.seq
         job.lease_owner = job.lease_expires_at = job.eta_seconds = None
+        if fin.steps is not None:
+            job.steps = builtins.list(fin.steps)
         if fin.status == S.WAITING:
-            job.status, job.rate = fin.status, None
+            job.status, job.rate, job.eta_seconds = fin.status, None, fin.eta_seconds
             job.run_after = fin.run_after if fin.run_after is not None else now
             if len(self._delivered(job.id, job.attempt)) > (fin.wait_index or 0):
                 job.run_after = now  # its webhook came while it ran: go on at once
@@ -99,7 +104,8 @@ class MemoryLeaseStore(MemoryBase, LeaseStore):
         if fin.status == S.SUCCEEDED:
             self._results[job.id] = fin.result or "null"
             if fin.duration is not None:
-                self._history.append(Run(job.task, fin.duration, job.total, now))
+                took = durations(job.steps) or None
+                self._history.append(Run(job.task, fin.duration, job.total, now, took))
 
     def _start(self, job: JobRecord, worker_id: str, now: float, lease: float) -> Event:
         if job.status in RESUME.sources:  # the same attempt goes on, as it was shown
@@ -107,7 +113,7 @@ class MemoryLeaseStore(MemoryBase, LeaseStore):
         else:
             job.status, job.attempt, job.seq = S.RUNNING, job.attempt + 1, job.seq + 1
             job.started_at, job.current = now, 0
-            job.message = None
+            job.message, job.steps = None, []
         job.eta_seconds = job.rate = None
         job.lease_owner, job.lease_expires_at = worker_id, now + lease
         return self._event(job)

@@ -25,6 +25,8 @@ class Run:
     duration: float
     total: int | None
     finished_at: float
+    steps: dict[str, float] | None = None
+    """Seconds per step (:func:`jobwire.steps.durations`), when it recorded steps."""
 
 
 def as_stored(value: Any) -> Any:
@@ -58,7 +60,9 @@ class MemoryBase:
     @staticmethod
     def _out(job: JobRecord) -> JobRecord:
         return job.copy(
-            args=copy.deepcopy(job.args), error_details=copy.deepcopy(job.error_details)
+            args=copy.deepcopy(job.args),
+            error_details=copy.deepcopy(job.error_details),
+            steps=builtins.list(job.steps),
         )
 
     def _event(self, job: JobRecord, kind: EventKind = "status", log: str | None = None) -> Event:

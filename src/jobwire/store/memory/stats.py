@@ -18,6 +18,12 @@ class MemoryStatsStore(MemoryBase, StatsStore):
         runs.sort(key=lambda r: r.finished_at, reverse=True)  # stable: newest first on ties
         return [(r.duration, r.total) for r in runs[: max(limit, 0)]]
 
+    def step_history(self, task: str, limit: int = 20) -> builtins.list[dict[str, float]]:
+        with self._lock:
+            runs = [r for r in reversed(self._history) if r.task == task and r.steps]
+        runs.sort(key=lambda r: r.finished_at, reverse=True)
+        return [dict(r.steps or {}) for r in runs[: max(limit, 0)]]
+
     def counts(self, owner: str | None = None) -> dict[str, int]:
         out = {s.value: 0 for s in JobStatus}
         with self._lock:

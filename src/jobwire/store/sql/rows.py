@@ -9,11 +9,13 @@ from sqlalchemy.engine import Row
 
 from ...snapshot import Event, JobRecord, dumps, loads
 from ...status import JobStatus
+from ...steps import steps_from_json
 
 
 def record_from_row(row: Row[Any] | Mapping[str, Any]) -> JobRecord:
     m = row._mapping if isinstance(row, Row) else row
     details = m["error_details"]
+    steps = m["steps"]
     return JobRecord(
         id=m["id"],
         task=m["task"],
@@ -43,6 +45,7 @@ def record_from_row(row: Row[Any] | Mapping[str, Any]) -> JobRecord:
         lease_owner=m["lease_owner"],
         lease_expires_at=m["lease_expires_at"],
         notify_url=m["notify_url"],
+        steps=steps_from_json(loads(steps)) if steps else [],
     )
 
 
@@ -79,6 +82,7 @@ def row_values(job: JobRecord, now: float) -> dict[str, Any]:
         "lease_owner": None,
         "lease_expires_at": None,
         "notify_url": job.notify_url,
+        "steps": None,
     }
 
 

@@ -73,6 +73,7 @@ _CLAIM_VALUES: dict[str, Any] = {
     "eta_seconds": None,
     "rate": None,
     "message": _unless_resumed(None, jobs.c.message),
+    "steps": _unless_resumed(None, jobs.c.steps),
     "lease_owner": _B("b_worker"),
     "lease_expires_at": _B("b_until"),
 }
@@ -88,6 +89,9 @@ CLAIM_ONE = (
     .values(_CLAIM_VALUES)
     .returning(*jobs.c)
 )
+
+#: Steps are written when they changed (``b_steps`` not NULL): most reports keep them.
+_STEPS = sa.func.coalesce(_B("b_steps", type_=sa.Text), jobs.c.steps)
 
 REPORT_PROGRESS = (
     sa.update(jobs)
@@ -105,6 +109,7 @@ REPORT_PROGRESS = (
         message=_B("b_message"),
         eta_seconds=_B("b_eta"),
         rate=_B("b_rate"),
+        steps=_STEPS,
         seq=jobs.c.seq + 1,
         updated_at=_B("b_now"),
     )
@@ -130,6 +135,7 @@ _FINISH_VALUES: dict[str, Any] = {
     "error_message": _B("b_error_message"),
     "error_details": _B("b_error_details"),
     "eta_seconds": None,
+    "steps": _STEPS,
 }
 FINISH_TERMINAL = (
     sa.update(jobs)
@@ -158,8 +164,9 @@ FINISH_WAIT = (
         updated_at=_B("b_now"),
         lease_owner=None,
         lease_expires_at=None,
-        eta_seconds=None,
+        eta_seconds=_B("b_eta", type_=sa.Double),
         rate=None,
+        steps=_STEPS,
         run_after=_B("b_run_after"),
     )
     .returning(*jobs.c)

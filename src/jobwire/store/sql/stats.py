@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from ...snapshot import loads
 from ...status import JobStatus
 from ..base import CacheStats, StatsStore
 from ..tables import history, jobs, task_stats
@@ -44,6 +45,16 @@ class SQLStatsStore(SQLBase, StatsStore):
                 .limit(limit)
             ).all()
         return [(r.duration, r.total) for r in rows]
+
+    def step_history(self, task: str, limit: int = 20) -> builtins.list[dict[str, float]]:
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(history.c.steps)
+                .where(history.c.task == task, history.c.steps.is_not(None))
+                .order_by(history.c.finished_at.desc())
+                .limit(limit)
+            ).all()
+        return [loads(r.steps) for r in rows]
 
     def counts(self, owner: str | None = None) -> dict[str, int]:
         query = sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)

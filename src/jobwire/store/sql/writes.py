@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from ... import status as sm
 from ...snapshot import Event, JobRecord, dumps, make_event
 from ...status import TERMINAL, JobStatus
+from ...steps import StepTime, durations, steps_to_json
 from ..base import Claim, Finish, Report, WriteResult
 from ..common import EVENTS_KEPT, PRUNE_EVERY, pick, room_left, unsuperseded
 from ..tables import events, history, hooks, jobs, results
@@ -83,6 +84,7 @@ class SQLWrites(SQLBase):
                 "b_message": rep.message,
                 "b_eta": rep.eta_seconds,
                 "b_rate": rep.rate,
+                "b_steps": _steps_text(rep.steps),
                 "b_now": now,
             },
         ).first()
@@ -152,6 +154,8 @@ class SQLWrites(SQLBase):
                     if fin.error_details is None
                     else dumps(fin.error_details),
                     "b_run_after": run_after,
+                    "b_steps": _steps_text(fin.steps),
+                    "b_eta": fin.eta_seconds,
                 },
             ).one()
             current[fin.job_id] = up  # a second finish of this job in the batch sees this one
@@ -172,6 +176,7 @@ class SQLWrites(SQLBase):
                             "duration": fin.duration,
                             "total": job.total,
                             "finished_at": now,
+                            "steps": _durations_text(job.steps),
                         }
                     )
         if result_rows:
@@ -235,3 +240,12 @@ class SQLWrites(SQLBase):
         out = [(job, make_event(job, "status")) for job in claimed]
         conn.execute(INSERT_EVENT, [event_row(ev, now) for _, ev in out])
         return out
+
+
+def _steps_text(steps: builtins.list[StepTime] | None) -> str | None:
+    return None if steps is None else dumps(steps_to_json(steps))
+
+
+def _durations_text(steps: builtins.list[StepTime]) -> str | None:
+    took = durations(steps)
+    return dumps(took) if took else None
