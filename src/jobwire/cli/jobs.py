@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -12,7 +13,7 @@ from rich.table import Table
 
 from ..app import App
 from ..errors import JobwireError
-from ..snapshot import loads, snapshot
+from ..snapshot import format_seconds, loads, snapshot
 from ..status import JobStatus
 from .common import (
     AppOption,
@@ -280,8 +281,12 @@ def show(
     job_id: str,
     app_target: AppOption = None,
     database: DatabaseOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Only the snapshot as JSON (no steps table)")
+    ] = False,
 ) -> None:
-    """Show one job's snapshot (and its result when it succeeded)."""
+    """Show one job's snapshot (and its result when it succeeded), then its steps: when
+    each started, how long it took (the open one: so far) and how long it usually takes."""
     app = app_for(app_target, database)
     try:
         job = app.get(job_id)
@@ -292,6 +297,28 @@ def show(
         text = app.store.result(job.id)
         data["result"] = loads(text) if text is not None else None
     console.print_json(data=data)
+    if data["steps"] and not as_json:
+        console.print(steps_table(data["steps"], app.store.clock()))
+
+
+def steps_table(steps: list[dict[str, Any]], now: float) -> Table:
+    """A job's steps: started (UTC), took (an open step: so far), usually."""
+    table = Table("step", "started (UTC)", "took", "usually")
+    for s in steps:
+        took = "—"
+        if s["seconds"] is not None:
+            took = format_seconds(s["seconds"])
+        elif s["started_at"] is not None:
+            began = datetime.fromisoformat(s["started_at"]).timestamp()
+            took = f"{format_seconds(max(now - began, 0.0))} so far"
+        usually = s["typical_seconds"]
+        table.add_row(
+            escape(s["name"]),
+            (s["started_at"] or "")[11:19] or "—",
+            took,
+            format_seconds(usually) if usually is not None else "—",
+        )
+    return table
 
 
 @cli.command()
