@@ -5,7 +5,7 @@
  * @module dashboard/jobs-table
  */
 
-import { isTerminal } from "../jobwire.js";
+import { formatDuration, isTerminal } from "../jobwire.js";
 import { downloadsRow } from "./downloads.js";
 import { expiryLabel, rightsLabel, shareRow } from "./shares.js";
 import { append, clockTime, elapsed, fullTime, h, isLive, shortId, statusLabel } from "./util.js";
@@ -19,6 +19,7 @@ import { append, clockTime, elapsed, fullTime, h, isLive, shortId, statusLabel }
  */
 export function stepStates(steps, job) {
   const names = [...steps];
+  for (const { name } of job.steps ?? []) if (!names.includes(name)) names.push(name);
   if (job.step && !names.includes(job.step)) names.push(job.step);
   const at = job.step ? names.indexOf(job.step) : -1;
   return names.map((name, i) => {
@@ -30,6 +31,29 @@ export function stepStates(steps, job) {
     }
     return { name, state };
   });
+}
+
+/**
+ * The time shown by a step of `job`: how long it took, how long it has run so far (the
+ * open one; a waiting job's too), or how long it usually takes (one not reached yet), with
+ * a tooltip that adds how long it usually takes.
+ * @param {object} job
+ * @param {string} name
+ * @param {number} [now]
+ * @returns {{text: string, title: string}}
+ */
+export function stepTime(job, name, now = Date.now()) {
+  const timed = (job.steps ?? []).filter((s) => s.name === name).at(-1);
+  if (!timed) return { text: "", title: "" };
+  const usually = timed.typical_seconds == null ? "" : `usually ${formatDuration(timed.typical_seconds)}`;
+  let took = "";
+  if (timed.seconds != null) took = formatDuration(timed.seconds);
+  else if (timed.started_at && !isTerminal(job)) took = formatDuration(Math.max(0, (now - Date.parse(timed.started_at)) / 1000));
+  if (!took) return { text: usually, title: usually && `${name}: ${usually}` };
+  const open = timed.seconds == null;
+  const text = open && usually ? `${took} · ${usually}` : took;
+  const title = `${name}: ${open ? "running for" : "took"} ${took}${usually ? `, ${usually}` : ""}`;
+  return { text, title };
 }
 
 /** Column headings, also used as the labels of a row's cells in the card layout. */
@@ -122,7 +146,10 @@ export class JobsTable {
   /** Move the elapsed times of running jobs on (called every second). */
   tick(now = Date.now()) {
     for (const row of this.rows.values()) {
-      if (isLive(row.job)) this.#time(row, now);
+      if (isLive(row.job)) {
+        this.#time(row, now);
+        this.#stepTimes(row, now);
+      }
     }
   }
 
@@ -202,11 +229,13 @@ export class JobsTable {
             "li",
             { dataset: { state }, "aria-current": state === "current" ? "step" : null },
             h("span", { class: "step-name", title: `${name}: ${state}` }, name),
+            h("span", { class: "step-time", dataset: { step: name } }),
           ),
         ),
       );
       parts.steps.hidden = !states.length;
     }
+    this.#stepTimes(row);
 
     // A live job's message says what it does now; a failed one's, why it failed. Once a job
     // succeeded or was cancelled its last message is stale: the bar and steps say enough.
@@ -219,6 +248,16 @@ export class JobsTable {
 
     this.#time(row);
     this.#actions(row);
+  }
+
+  /** Each step's time (the open one moves on with `tick`). */
+  #stepTimes(row, now = Date.now()) {
+    for (const span of row.parts.steps.querySelectorAll(".step-time")) {
+      const { text, title } = stepTime(row.job, span.dataset.step, now);
+      if (span.textContent !== text) span.textContent = text;
+      span.title = title;
+      span.hidden = !text;
+    }
   }
 
   #time(row, now = Date.now()) {
