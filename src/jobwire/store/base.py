@@ -93,6 +93,9 @@ class Claim:
     tasks: Sequence[str]
     limits: Mapping[str, int]
     lease_seconds: float
+    resume: bool = True
+    """Also take waiting jobs due to go on (first). A worker asks it at its poll interval
+    and when told of a webhook, not at every claim: most claims then cost one query."""
 
 
 @dataclass(slots=True)

@@ -128,7 +128,7 @@ class Worker(Engine):
     def poke(self) -> None:
         """New work may be queued: claim without waiting for the next poll."""
         with self._cond:
-            self._more_work = True
+            self._more_work = self._resume = True
             self._cond.notify()
 
     def purge(self) -> int:

@@ -158,7 +158,11 @@ class BatchWriter(Attempts):
             for t in self.tasks.values()
             if t.options.max_concurrency
         }
-        return Claim(slots, list(self.tasks), limits, self.lease_seconds)
+        # Waiting jobs due to go on are looked for at the poll interval, and at once when a
+        # webhook came through this process (poke): not at every claim of a busy queue.
+        resume = self._resume or time.monotonic() >= self._next_poll
+        self._resume = False
+        return Claim(slots, list(self.tasks), limits, self.lease_seconds, resume)
 
     def _claimed(self, claim: Claim, claimed: list[JobRecord]) -> None:
         self._more_work = len(claimed) == claim.slots

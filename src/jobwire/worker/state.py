@@ -73,6 +73,8 @@ class WorkerState:
         self._stopping = False
         self._claiming = True
         self._next_poll = 0.0
+        self._resume = True
+        """The next claim also looks for waiting jobs due to go on (see Claim.resume)."""
         self._avg_duration: float | None = None
         self.prior = FromHistory(store.history, prior_from_history, ttl=HISTORY_TTL)
         """The ETA prior of a task's next attempts: seconds per item in its recent runs."""

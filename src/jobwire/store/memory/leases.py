@@ -121,12 +121,15 @@ class MemoryLeaseStore(MemoryBase, LeaseStore):
     def _running(self, task: str | None) -> int:
         return sum(1 for j in self._jobs.values() if j.status == S.RUNNING and j.task == task)
 
-    def _due(self, now: float, looked_at: int, tasks: set[str]) -> builtins.list[JobRecord]:
+    def _due(
+        self, now: float, looked_at: int, tasks: set[str], *, resume: bool = True
+    ) -> builtins.list[JobRecord]:
         """Waiting jobs due to go on (soonest first), then queued ones (oldest first), at
         most ``looked_at`` of each, as the SQL stores read them."""
         due = [j for j in self._jobs.values() if j.run_after <= now and j.task in tasks]
         woken = sorted(
-            (j for j in due if j.status in RESUME.sources), key=lambda j: (j.run_after, j.id)
+            (j for j in due if resume and j.status in RESUME.sources),
+            key=lambda j: (j.run_after, j.id),
         )[:looked_at]
         if len(woken) >= looked_at:
             return woken
@@ -143,7 +146,9 @@ class MemoryLeaseStore(MemoryBase, LeaseStore):
         room = room_left(claim.limits, {t: self._running(t) for t in claim.limits})
         allowed = {t for t in claim.tasks if room.get(t, 1) > 0}
         looked_at = claim.slots * 4 if claim.limits else claim.slots  # as the SQL stores
-        candidates = [(j.id, j.task) for j in self._due(now, looked_at, allowed)]
+        candidates = [
+            (j.id, j.task) for j in self._due(now, looked_at, allowed, resume=claim.resume)
+        ]
         chosen = pick(candidates, claim.slots, room)
         out = []
         for job_id in chosen:

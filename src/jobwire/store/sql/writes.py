@@ -220,7 +220,9 @@ class SQLWrites(SQLBase):
         looked_at = slots * 4 if limits else slots
         wanted = {"b_now": now, "b_tasks": allowed, "b_limit": looked_at}
         # Waiting jobs due to go on first (they started long ago), then the queue.
-        candidates = builtins.list(conn.execute(WAKE_CANDIDATES, wanted).all())
+        candidates = (
+            builtins.list(conn.execute(WAKE_CANDIDATES, wanted).all()) if claim.resume else []
+        )
         if len(candidates) < looked_at:
             candidates += conn.execute(CANDIDATES, wanted).all()
         chosen = pick([(c.id, c.task) for c in candidates], slots, room)
