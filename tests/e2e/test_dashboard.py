@@ -130,8 +130,10 @@ def test_run_panel_runs_a_job_live_to_its_result(open_page, server) -> None:
     expect(bar).to_have_attribute("aria-valuetext", re.compile(r"^\d+/\d+ \(\d+(\.\d)?%\)$"))
     current = row(page, job_id).locator('.steps li[aria-current="step"]')
     expect(current).to_have_count(1)
-    assert current.inner_text().strip() in ("processing", "aggregating")
-    expect(row(page, job_id).locator('.steps li[data-state="done"]').first).to_have_text("init")
+    assert current.locator(".step-name").inner_text().strip() in ("processing", "aggregating")
+    done = row(page, job_id).locator('.steps li[data-state="done"]').first
+    expect(done.locator(".step-name")).to_have_text("init")
+    expect(done.locator(".step-time")).to_have_text(re.compile(r"^(<1|\d+) s$"))  # it took
 
     expect(row(page, job_id)).to_have_attribute("data-status", "succeeded", timeout=30_000)
     expect(row(page, job_id).locator(".badge")).to_have_text("succeeded")
