@@ -39,6 +39,10 @@ logger = logging.getLogger(__name__)
 CONCURRENCY = 4
 #: Seconds the sender waits after the store failed it.
 BACKOFF = 1.0
+#: Seconds between two looks for due deliveries when nothing woke the sender: a job that
+#: ends in this process wakes it at once; this is for retries coming due and other
+#: processes' jobs. Notifications are not urgent to the second, and each look is a write.
+IDLE_LOOK = 2.0
 
 
 def stored_secret(store: Store, settings: Settings) -> str:
@@ -143,7 +147,7 @@ class Notifier:
                 if exc.message != down:
                     logger.warning("notifications: %s", exc.message, extra={"action": "notify"})
                 down = exc.message
-                self._stopping.wait(BACKOFF)
+                self._stopping.wait(BACKOFF * 2)  # the database is away: leave it be a while
                 continue
             except Exception:
                 # The sender must outlive anything else too: log it, back off, go on.
@@ -151,7 +155,7 @@ class Notifier:
                 self._stopping.wait(BACKOFF)
                 continue
             if claimed == 0:
-                self._wake.wait(self.settings.poll_interval)
+                self._wake.wait(max(self.settings.poll_interval, IDLE_LOOK))
                 self._wake.clear()
 
     # -- sending ------------------------------------------------------------------------

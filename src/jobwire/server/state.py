@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 #: Seconds a health check's answer about the store is reused.
 HEALTH_CACHE = 1.0
+#: Seconds the server's own reads (revoked keys, shares) pause after the store failed.
+STORE_REST = 1.0
 
 
 class ServerState:
@@ -127,6 +129,12 @@ class ServerState:
         every = min(REVOCATION_CHECK, SHARE_CHECK) / 2
         while True:
             await asyncio.sleep(every)
+            down = getattr(self.app.store, "unavailable_at", None)
+            if down is not None and time.monotonic() - down < STORE_REST:
+                # The store just failed (read-only, away): leave it without connections for a
+                # moment. An SQLite file whose permissions come back is opened read-write
+                # again only once none of this process's connections holds it.
+                continue
             try:
                 await run_in_threadpool(self._refresh, every)
             except Exception as exc:  # the database is away: requests say so, we retry

@@ -106,6 +106,8 @@ class BatchWriter(Attempts):
             attempt.outcome = None if fin.job_id in rejected else fin
             attempt.committed.set()
         self.bus.publish(result.events)
+        if any(fin.status.terminal for _, fin in finishes):
+            self.notifier.poke()  # their notifications, if any, go now
         for attempt, _ in finishes:
             if attempt.hard_stopped:  # after its cancelled event left: this may end the process
                 self.executor.hard_stop(attempt)

@@ -132,6 +132,8 @@ class SQLBase:
     ) -> None:
         self.url = url
         self.clock = clock
+        self.unavailable_at: float | None = None
+        """``time.monotonic()`` when the database last failed a call (see StoreUnavailable)."""
         sa_url = sa.make_url(normalize_url(url))
         self.dialect = sa_url.get_backend_name()
         self._migrated = False
@@ -184,6 +186,7 @@ class SQLBase:
         StoreUnavailable for the caller to retry. SQLite's pooled connections are dropped, so
         that a file whose permissions come back is opened read-write again: all of them, as
         SQLite shares one read-only mapping of the WAL index among a process's connections."""
+        self.unavailable_at = time.monotonic()
         if self.dialect == "sqlite":
             self._writer.dispose()
             self._reader.dispose()
