@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import JobwireError
-from ..snapshot import iso, snapshot
+from ..snapshot import snapshot
 from ..storable import check_text
 from ..store.sharing import MAX_TEAM
 from .common import (
@@ -41,7 +41,6 @@ from .common import (
 
 if TYPE_CHECKING:
     from ..app import App
-    from ..store.sharing import Share
 
 EXIT_BAD_INPUT = 2
 EXIT_FORBIDDEN = 3
@@ -80,31 +79,6 @@ def parse_expiry(text: str, *, now: datetime | None = None) -> datetime:
     if when <= now:
         raise ValueError(f"{text!r} is not in the future: a share must end later than now")
     return when.astimezone(UTC)
-
-
-def share_dict(share: Share) -> dict[str, Any]:
-    """A stored share as the HTTP API describes it."""
-    return {
-        "job_id": share.job_id,
-        "team": share.team,
-        "can_view": share.can_view,
-        "can_download": share.can_download,
-        "expires_at": iso(share.expires_at),
-        "shared_by": share.shared_by,
-        "created_at": iso(share.created_at),
-        "updated_at": iso(share.updated_at),
-    }
-
-
-def via_dict(share: Share) -> dict[str, Any]:
-    """How a job listed by ``jobs --shared`` reached the teams asked for: its ``shared``."""
-    return {
-        "team": share.team,
-        "shared_by": share.shared_by,
-        "can_view": share.can_view,
-        "can_download": share.can_download,
-        "expires_at": iso(share.expires_at),
-    }
 
 
 def rights(share: dict[str, Any]) -> str:
@@ -187,7 +161,7 @@ def share(
                 )
             finally:
                 app.close()
-            info = share_dict(stored)
+            info = stored.to_json()
     if as_json:
         console.print_json(data=info)
         return
@@ -251,7 +225,7 @@ def shares(
             app = app_for(app_target, database)
             try:
                 app.record(job_id)
-                found = [share_dict(s) for s in app.store.shares(job_id)]
+                found = [s.to_json() for s in app.store.shares(job_id)]
             finally:
                 app.close()
     if as_json:
@@ -296,7 +270,7 @@ def local_shared(
     for job in page.jobs:
         snap: dict[str, Any] = dict(snapshot(job))
         chosen = page.shares.get(job.id)
-        snap["shared"] = via_dict(chosen) if chosen is not None else None
+        snap["shared"] = chosen.via() if chosen is not None else None
         snaps.append(snap)
     return snaps, page.next_cursor
 

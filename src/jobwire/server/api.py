@@ -16,7 +16,7 @@ from ..errors import DuplicateJob, JobAlreadyFinished, ResultNotAvailable, Unaut
 from ..notify.policy import MAX_URL, URL_PATTERN
 from ..snapshot import JobRecord, dumps, snapshot
 from ..status import JobStatus
-from . import bodies, shares
+from . import bodies
 from .auth import Principal
 from .deps import State, Who, refuse_stream_token
 from .errors import error_responses
@@ -298,7 +298,7 @@ def shared_jobs(
     for job in page.jobs:
         state.hub.note(job.id, job.seq, job.owner)
         item: dict[str, Any] = dict(snapshot(job))
-        item["shared"] = shares.via(page.shares[job.id])
+        item["shared"] = page.shares[job.id].via()
         jobs.append(item)
     return {"jobs": jobs, "next_cursor": page.next_cursor}
 

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from ..errors import Forbidden, ShareNotFound
 from ..snapshot import iso
 from ..storable import problem
-from ..store.sharing import MAX_TEAM, Share
+from ..store.sharing import MAX_TEAM
 from . import bodies
 from .access import Access
 from .auth import Principal
@@ -64,30 +64,6 @@ class ShareRequest(pydantic.BaseModel):
         if problem(self.team) is not None or not self.team.isprintable():
             raise ValueError("A team name is printable text without NUL or surrogates")
         return self
-
-
-def share_json(share: Share) -> dict[str, Any]:
-    return {
-        "job_id": share.job_id,
-        "team": share.team,
-        "can_view": share.can_view,
-        "can_download": share.can_download,
-        "expires_at": iso(share.expires_at),
-        "shared_by": share.shared_by,
-        "created_at": iso(share.created_at),
-        "updated_at": iso(share.updated_at),
-    }
-
-
-def via(share: Share) -> dict[str, Any]:
-    """How a shared job reached its viewer (``shared`` in ``GET /api/jobs?shared=true``)."""
-    return {
-        "team": share.team,
-        "shared_by": share.shared_by,
-        "can_view": share.can_view,
-        "can_download": share.can_download,
-        "expires_at": iso(share.expires_at),
-    }
 
 
 def may_share(state: ServerState, who: Principal) -> bool:
@@ -172,7 +148,7 @@ async def share_job(job_id: str, request: Request, state: State, who: Who) -> JS
         shared_by=who.user,
     )
     state.shares.note(share)
-    return JSONResponse(share_json(share), status_code=201 if created else 200)
+    return JSONResponse(share.to_json(), status_code=201 if created else 200)
 
 
 @router.delete(
@@ -221,7 +197,7 @@ async def list_shares(job_id: str, state: State, who: Who) -> dict[str, Any]:
     if not granted.manage:
         raise Forbidden("Only the job's owner (or an admin) sees its shares", job_id=job_id)
     found = await run_in_threadpool(state.app.store.shares, job_id)
-    return {"shares": [share_json(s) for s in found]}
+    return {"shares": [s.to_json() for s in found]}
 
 
 @router.get(

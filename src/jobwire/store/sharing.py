@@ -13,8 +13,9 @@ import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from ..snapshot import JobRecord
+from ..snapshot import JobRecord, iso
 
 #: Longest team name (as an owner's).
 MAX_TEAM = 200
@@ -42,6 +43,29 @@ class Share:
     def live(self, now: float) -> bool:
         """Whether it grants anything at ``now``: not revoked, not expired, view granted."""
         return self.revoked_at is None and self.can_view and not self.expired(now)
+
+    def to_json(self) -> dict[str, Any]:
+        """The share as the HTTP API describes it (times in ISO 8601)."""
+        return {
+            "job_id": self.job_id,
+            "team": self.team,
+            "can_view": self.can_view,
+            "can_download": self.can_download,
+            "expires_at": iso(self.expires_at),
+            "shared_by": self.shared_by,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+    def via(self) -> dict[str, Any]:
+        """How a shared job reached its viewer: the ``shared`` of a listed job."""
+        return {
+            "team": self.team,
+            "shared_by": self.shared_by,
+            "can_view": self.can_view,
+            "can_download": self.can_download,
+            "expires_at": iso(self.expires_at),
+        }
 
 
 @dataclass(slots=True)
