@@ -6,7 +6,8 @@ api = create_app(app)                  # an ASGI app: uvicorn module:api
 fastapi_app.mount("/jobs", api)        # or inside your own FastAPI app
 ```
 
-One concept per module: ``api`` (the REST routes), ``downloads`` and ``ranges`` (files
+One concept per module: ``api`` (the REST routes), ``webhooks`` (callbacks from
+external systems), ``downloads`` and ``ranges`` (files
 and exports, byte ranges), ``sse`` and ``websockets`` (the live
 streams, on what ``streams`` shares: opening a stream and following it), ``hub`` (the one
 bus subscription, fanned out to the streams), ``deps`` (the state and the caller a handler
@@ -41,6 +42,7 @@ from . import (
     openapi,
     shares,
     sse,
+    webhooks,
     websockets,
 )
 from .bodylimit import BodyLimit
@@ -92,6 +94,7 @@ def create_app(
     errors.install(server)
     openapi.install(server, app)  # one submit operation per task, exact schemas
     server.include_router(api.router)
+    server.include_router(webhooks.router)
     server.include_router(shares.router)
     server.include_router(downloads.router)
     server.include_router(deliveries.router)
